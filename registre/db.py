@@ -83,12 +83,10 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reads only (nothing is committed)."""
+        """A session for reads only: nothing is committed; closing it ends the transaction
+        without expiring what was loaded."""
         with self._sessions() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,207 @@
+"""Passwords and login: bcrypt, a password policy, and a lockout kept in the database.
+
+The lockout (5 consecutive failures → 15 minutes) lives in the ``accounts`` table so that it
+survives a restart and holds across several app processes; a success resets it. Every
+success, failure and lockout is audited. The message never says whether the account exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import bcrypt
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from registre import audit
+from registre.actors import Actor
+from registre.db import Database
+from registre.errors import AuthenticationError, FieldError, ValidationError
+from registre.models import Account
+from registre.timeutil import now
+
+MAX_FAILURES = 5
+LOCK_DURATION = timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_BYTES = 72
+LOGIN_FAILED_MESSAGE = "Identifiant ou mot de passe incorrect."
+LOCKED_MESSAGE = (
+    "Trop de tentatives de connexion échouées : ce compte est temporairement verrouillé. "
+    "Réessayez dans 15 minutes ou contactez l'administrateur."
+)
+
+# A real hash, checked against when the account does not exist, so that the answer takes the
+# same time whether the identifier exists or not.
+_DUMMY_HASH = bcrypt.hashpw(b"registre-pdses-dummy-password", bcrypt.gensalt(rounds=12))
+
+
+def password_problems(password: str) -> list[str]:
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(
+            f"Le mot de passe doit comporter au moins {MIN_PASSWORD_LENGTH} caractères."
+        )
+    if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+        problems.append(
+            f"Le mot de passe ne doit pas dépasser {MAX_PASSWORD_BYTES} octets "
+            "(les caractères accentués en comptent deux)."
+        )
+    if password.strip() != password:
+        problems.append("Le mot de passe ne doit ni commencer ni finir par une espace.")
+    return problems
+
+
+def hash_password(password: str, *, rounds: int = 12) -> str:
+    problems = password_problems(password)
+    if problems:
+        raise ValidationError([FieldError("password", p) for p in problems])
+    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds=rounds)).decode("ascii")
+
+
+def check_password(password: str, password_hash: str) -> bool:
+    encoded = password.encode("utf-8")
+    if len(encoded) > MAX_PASSWORD_BYTES:
+        return False
+    try:
+        return bcrypt.checkpw(encoded, password_hash.encode("ascii"))
+    except ValueError:
+        return False
+
+
+def normalise_username(username: str) -> str:
+    return (username or "").strip().lower()
+
+
+def _load_account(session: Session, username: str) -> Account | None:
+    return session.scalars(
+        select(Account)
+        .where(Account.username == normalise_username(username))
+        .options(selectinload(Account.specialties), selectinload(Account.departements))
+    ).one_or_none()
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    ok: bool
+    message: str = ""
+    actor: Actor | None = None
+
+
+def authenticate(db: Database, username: str, password: str) -> LoginResult:
+    """Check a login; record the outcome (lockout counters and audit) in one transaction."""
+    username = normalise_username(username)
+    if not username or not password:
+        return LoginResult(False, "Saisissez votre identifiant et votre mot de passe.")
+    with db.transaction() as session:
+        account = _load_account(session, username)
+        at = now()
+        if account is None or not account.active:
+            check_password(password, _DUMMY_HASH.decode("ascii"))
+            audit.record(
+                session,
+                actor_id=account.id if account else None,
+                action="login_failed",
+                entity="account",
+                entity_id=account.id if account else None,
+                username=username,
+                reason="inactive" if account else "unknown",
+            )
+            return LoginResult(False, LOGIN_FAILED_MESSAGE)
+        if account.locked_until is not None and account.locked_until > at:
+            check_password(password, _DUMMY_HASH.decode("ascii"))
+            audit.record(
+                session,
+                actor_id=account.id,
+                action="login_refused_locked",
+                entity="account",
+                entity_id=account.id,
+            )
+            return LoginResult(False, LOCKED_MESSAGE)
+        if not check_password(password, account.password_hash):
+            account.failed_attempts += 1
+            audit.record(
+                session,
+                actor_id=account.id,
+                action="login_failed",
+                entity="account",
+                entity_id=account.id,
+                failures=account.failed_attempts,
+            )
+            if account.failed_attempts >= MAX_FAILURES:
+                account.locked_until = at + LOCK_DURATION
+                account.failed_attempts = 0
+                audit.record(
+                    session,
+                    actor_id=account.id,
+                    action="account_locked",
+                    entity="account",
+                    entity_id=account.id,
+                    until=account.locked_until,
+                )
+                return LoginResult(False, LOCKED_MESSAGE)
+            return LoginResult(False, LOGIN_FAILED_MESSAGE)
+        account.failed_attempts = 0
+        account.locked_until = None
+        account.last_login_at = at
+        audit.record(
+            session,
+            actor_id=account.id,
+            action="login_succeeded",
+            entity="account",
+            entity_id=account.id,
+        )
+        return LoginResult(True, actor=Actor.from_account(account))
+
+
+def load_actor(db: Database, username: str) -> Actor | None:
+    """The active account behind a session or a login cookie, else None."""
+    with db.read() as session:
+        account = _load_account(session, username)
+        if account is None or not account.active:
+            return None
+        return Actor.from_account(account)
+
+
+def fresh_actor(session: Session, actor: Actor) -> Actor:
+    """Reload the actor inside a transaction: a deactivated account or a changed role counts
+    from the very next action, not from the next login."""
+    account = session.scalars(
+        select(Account)
+        .where(Account.id == actor.id)
+        .options(selectinload(Account.specialties), selectinload(Account.departements))
+    ).one_or_none()
+    if account is None or not account.active:
+        raise AuthenticationError("Votre compte n'est plus actif : reconnectez-vous.")
+    return Actor.from_account(account)
+
+
+def change_password(db: Database, actor: Actor, current: str, new: str) -> None:
+    with db.transaction() as session:
+        account = session.get(Account, actor.id)
+        if account is None or not account.active:
+            raise AuthenticationError("Votre compte n'est plus actif : reconnectez-vous.")
+        if not check_password(current, account.password_hash):
+            raise ValidationError.single(
+                "current_password", "Le mot de passe actuel est incorrect."
+            )
+        if current == new:
+            raise ValidationError.single(
+                "new_password", "Le nouveau mot de passe doit être différent de l'actuel."
+            )
+        account.password_hash = hash_password(new)
+        account.must_change_password = False
+        audit.record(
+            session,
+            actor_id=account.id,
+            action="password_changed",
+            entity="account",
+            entity_id=account.id,
+        )
+
+
+def record_logout(db: Database, actor: Actor) -> None:
+    with db.transaction() as session:
+        audit.record(
+            session, actor_id=actor.id, action="logout", entity="account", entity_id=actor.id
+        )

@@ -1,0 +1,816 @@
+"""The transitions of a refusal dossier (see ``registre.workflow`` for the table).
+
+Each public function is one user action and one database transaction: reload the actor,
+lock the dossier, check the permission (deny by default), validate every field, apply the
+change, write the audit entry and the outbox mails. Any error leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from registre import audit, notifications
+from registre.actors import Actor
+from registre.auth import fresh_actor
+from registre.db import Database
+from registre.errors import (
+    ConflictError,
+    FieldError,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
+from registre.models import (
+    AgeBand,
+    Dossier,
+    DossierCounter,
+    DossierState,
+    Establishment,
+    FinalDestination,
+    LineState,
+    PdsesLine,
+    RefusalMotif,
+    RefuserLine,
+    RequestMotif,
+    Service,
+    Sex,
+    Specialty,
+    Urgency,
+)
+from registre.pdses import in_pdses_period
+from registre.permissions import (
+    Decision,
+    can_abandon,
+    can_add_line,
+    can_answer,
+    can_create,
+    can_edit_line,
+    can_finalise,
+    can_remove_line,
+    can_reopen,
+    can_update,
+)
+from registre.timeutil import as_utc, now, to_paris
+from registre.validation import check_text, lookup_active, raise_if, require
+
+# Tolerance for clocks a little ahead of the server's.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+LABELS = {
+    "requesting_service_id": "Service demandeur",
+    "specialty_id": "Spécialité PDSES",
+    "requested_at": "Date et heure de la demande",
+    "age_band": "Tranche d'âge du patient",
+    "sex": "Sexe",
+    "request_motif_id": "Motif de la demande",
+    "request_other_motif": "Autre motif de la demande",
+    "urgency": "Niveau d'urgence",
+    "final_destination_id": "Destination finale du patient",
+    "final_destination_establishment_id": "Établissement de destination",
+    "impact": "Ce refus a eu un impact sur la prise en charge du patient",
+    "impact_description": "Description de l'impact",
+    "comments": "Commentaires",
+    "refusing_establishment_id": "Etablissement refuseur",
+    "refusal_motif_id": "Motif du refus",
+    "other_motif": "Autre motif",
+    "understood_motif_id": "Motif compris de la demande",
+    "reason": "Motif de la réouverture",
+    "lines": "Établissements refuseurs",
+}
+
+
+@dataclass
+class DossierInput:
+    """The requester's form. The requesting establishment is always the actor's own."""
+
+    requesting_service_id: int | None = None
+    specialty_id: int | None = None
+    requested_at: datetime | None = None
+    age_band: AgeBand | None = None
+    sex: Sex | None = None
+    request_motif_id: int | None = None
+    request_other_motif: str | None = None
+    urgency: Urgency | None = None
+    final_destination_id: int | None = None
+    final_destination_establishment_id: int | None = None
+    impact: bool = False
+    impact_description: str | None = None
+    comments: str | None = None
+
+
+@dataclass
+class LineInput:
+    refusing_establishment_id: int | None = None
+    refusal_motif_id: int | None = None
+    other_motif: str | None = None
+    comments: str | None = None
+
+
+@dataclass
+class AnswerInput:
+    understood_motif_id: int | None = None
+    refusal_motif_id: int | None = None
+    other_motif: str | None = None
+    comments: str | None = None
+
+
+@dataclass(frozen=True)
+class DossierRef:
+    id: int
+    number: str
+    version: int
+    state: DossierState
+
+
+def _ref(dossier: Dossier) -> DossierRef:
+    return DossierRef(dossier.id, dossier.number, dossier.version, dossier.state)
+
+
+def _allow(decision: Decision) -> None:
+    if not decision:
+        raise PermissionDenied(decision.reason)
+
+
+@contextmanager
+def _action(db: Database, actor: Actor) -> Iterator[tuple[Session, Actor]]:
+    """One transaction, the actor reloaded, concurrent writes turned into ConflictError."""
+    try:
+        with db.transaction() as session:
+            yield session, fresh_actor(session, actor)
+    except StaleDataError as exc:
+        raise ConflictError() from exc
+
+
+def _lock_dossier(session: Session, dossier_id: int, expected_version: int | None) -> Dossier:
+    dossier = session.get(Dossier, dossier_id, with_for_update=True, populate_existing=True)
+    if dossier is None:
+        raise NotFound("Dossier introuvable.")
+    if expected_version is not None and dossier.version != expected_version:
+        raise ConflictError()
+    return dossier
+
+
+def _live_line(dossier: Dossier, line_id: int) -> RefuserLine:
+    for line in dossier.lines:
+        if line.id == line_id and line.removed_at is None:
+            return line
+    raise NotFound("Établissement refuseur introuvable dans ce dossier.")
+
+
+def _snapshot(obj: object, names: list[str]) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in names}
+
+
+def _touch(dossier: Dossier) -> None:
+    """Any change to a dossier or its lines bumps its version: concurrent edits conflict."""
+    dossier.updated_at = now()
+
+
+# --- validation -------------------------------------------------------------------------
+
+
+def _validate_dossier(
+    session: Session, actor: Actor, data: DossierInput, current: Dossier | None, *, finalising: bool
+) -> dict[str, Any]:
+    errors: list[FieldError] = []
+    assert actor.establishment_id is not None
+    keep = (lambda name: getattr(current, name)) if current is not None else (lambda name: None)
+    values: dict[str, Any] = {}
+
+    service = lookup_active(
+        session,
+        errors,
+        Service,
+        "requesting_service_id",
+        LABELS["requesting_service_id"],
+        data.requesting_service_id,
+        allow_inactive=keep("requesting_service_id"),
+    )
+    if service is not None and service.establishment_id != actor.establishment_id:
+        errors.append(
+            FieldError(
+                "requesting_service_id", "Ce service n'appartient pas à votre établissement."
+            )
+        )
+    values["requesting_service_id"] = data.requesting_service_id
+
+    specialty = lookup_active(
+        session,
+        errors,
+        Specialty,
+        "specialty_id",
+        LABELS["specialty_id"],
+        data.specialty_id,
+        allow_inactive=keep("specialty_id"),
+    )
+    if specialty is not None and actor.specialty_ids and specialty.id not in actor.specialty_ids:
+        errors.append(FieldError("specialty_id", "Cette spécialité est hors de votre périmètre."))
+    values["specialty_id"] = data.specialty_id
+
+    requested_at = require(errors, "requested_at", LABELS["requested_at"], data.requested_at)
+    if requested_at is not None:
+        requested_at = as_utc(requested_at)
+        if requested_at > now() + FUTURE_TOLERANCE:
+            errors.append(
+                FieldError(
+                    "requested_at",
+                    "La date et l'heure de la demande ne peuvent pas être dans le futur.",
+                )
+            )
+        elif to_paris(requested_at).year < 2000:
+            errors.append(FieldError("requested_at", "La date de la demande est invalide."))
+    values["requested_at"] = requested_at
+
+    values["age_band"] = require(errors, "age_band", LABELS["age_band"], data.age_band)
+    values["sex"] = data.sex
+    values["urgency"] = require(errors, "urgency", LABELS["urgency"], data.urgency)
+
+    motif = lookup_active(
+        session,
+        errors,
+        RequestMotif,
+        "request_motif_id",
+        LABELS["request_motif_id"],
+        data.request_motif_id,
+        allow_inactive=keep("request_motif_id"),
+    )
+    values["request_motif_id"] = data.request_motif_id
+    values["request_other_motif"] = check_text(
+        errors,
+        "request_other_motif",
+        LABELS["request_other_motif"],
+        data.request_other_motif,
+        required=motif is not None and motif.is_other,
+        max_length=300,
+    )
+    if motif is not None and not motif.is_other:
+        values["request_other_motif"] = None
+
+    if finalising and data.final_destination_id is None:
+        destination = None
+        errors.append(
+            FieldError(
+                "final_destination_id",
+                "« Destination finale du patient » est obligatoire pour finaliser le dossier.",
+            )
+        )
+    else:
+        destination = lookup_active(
+            session,
+            errors,
+            FinalDestination,
+            "final_destination_id",
+            LABELS["final_destination_id"],
+            data.final_destination_id,
+            required=False,
+            allow_inactive=keep("final_destination_id"),
+        )
+    values["final_destination_id"] = data.final_destination_id
+    values["final_destination_establishment_id"] = None
+    if destination is not None and destination.requires_establishment:
+        target = lookup_active(
+            session,
+            errors,
+            Establishment,
+            "final_destination_establishment_id",
+            LABELS["final_destination_establishment_id"],
+            data.final_destination_establishment_id,
+            required=finalising,
+            allow_inactive=keep("final_destination_establishment_id"),
+        )
+        if target is not None and target.id == actor.establishment_id:
+            errors.append(
+                FieldError(
+                    "final_destination_establishment_id",
+                    "L'établissement de destination doit être un autre établissement que le vôtre.",
+                )
+            )
+        values["final_destination_establishment_id"] = data.final_destination_establishment_id
+
+    values["impact"] = bool(data.impact)
+    values["impact_description"] = check_text(
+        errors,
+        "impact_description",
+        LABELS["impact_description"],
+        data.impact_description,
+        required=bool(data.impact),
+    )
+    if not data.impact:
+        values["impact_description"] = None
+    values["comments"] = check_text(errors, "comments", LABELS["comments"], data.comments)
+    raise_if(errors)
+    return values
+
+
+def _validate_line(
+    session: Session, dossier: Dossier, data: LineInput, current: RefuserLine | None
+) -> dict[str, Any]:
+    errors: list[FieldError] = []
+    current_est = current.refusing_establishment_id if current is not None else None
+    establishment = lookup_active(
+        session,
+        errors,
+        Establishment,
+        "refusing_establishment_id",
+        LABELS["refusing_establishment_id"],
+        data.refusing_establishment_id,
+        allow_inactive=current_est,
+    )
+    if establishment is not None:
+        if establishment.id == dossier.requesting_establishment_id:
+            errors.append(
+                FieldError(
+                    "refusing_establishment_id",
+                    "L'établissement refuseur ne peut pas être l'établissement demandeur.",
+                )
+            )
+        elif any(
+            ln.refusing_establishment_id == establishment.id
+            and ln.removed_at is None
+            and ln is not current
+            for ln in dossier.lines
+        ):
+            errors.append(
+                FieldError(
+                    "refusing_establishment_id",
+                    "Cet établissement figure déjà parmi les refuseurs de ce dossier.",
+                )
+            )
+        elif (
+            current is not None
+            and current.state is not LineState.PENDING
+            and (establishment.id != current.refusing_establishment_id)
+        ):
+            errors.append(
+                FieldError(
+                    "refusing_establishment_id",
+                    "Cet établissement a déjà été informé du refus : il ne peut "
+                    "plus être remplacé.",
+                )
+            )
+    motif = lookup_active(
+        session,
+        errors,
+        RefusalMotif,
+        "refusal_motif_id",
+        LABELS["refusal_motif_id"],
+        data.refusal_motif_id,
+        allow_inactive=current.refusal_motif_id if current else None,
+    )
+    other = check_text(
+        errors,
+        "other_motif",
+        LABELS["other_motif"],
+        data.other_motif,
+        required=motif is not None and motif.is_other,
+        max_length=300,
+    )
+    comments = check_text(errors, "comments", LABELS["comments"], data.comments)
+    raise_if(errors)
+    assert motif is not None
+    return {
+        "refusing_establishment_id": data.refusing_establishment_id,
+        "refusal_motif_id": data.refusal_motif_id,
+        "other_motif": other if motif.is_other else None,
+        "comments": comments,
+    }
+
+
+def _is_line_holder(session: Session, establishment_id: int, specialty_id: int) -> bool:
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    PdsesLine.establishment_id == establishment_id,
+                    PdsesLine.specialty_id == specialty_id,
+                    PdsesLine.active.is_(True),
+                )
+            )
+        )
+    )
+
+
+def _next_number(session: Session, year: int) -> str:
+    """``R-YYYY-NNNNNN`` from a per-year counter row (a row lock serialises concurrent ones)."""
+    for _ in range(3):
+        value = session.scalar(
+            update(DossierCounter)
+            .where(DossierCounter.year == year)
+            .values(last_value=DossierCounter.last_value + 1)
+            .returning(DossierCounter.last_value)
+        )
+        if value is not None:
+            return f"R-{year}-{value:06d}"
+        try:
+            with session.begin_nested():
+                session.add(DossierCounter(year=year, last_value=1))
+            return f"R-{year}-{1:06d}"
+        except IntegrityError:
+            continue
+    raise ConflictError("Impossible d'attribuer un numéro de dossier : réessayez.")
+
+
+def _notify_impact(session: Session, dossier: Dossier) -> None:
+    if dossier.impact and dossier.impact_notified_at is None:
+        notifications.impact_on_care(session, dossier)
+        dossier.impact_notified_at = now()
+
+
+# --- transitions ------------------------------------------------------------------------
+
+_DOSSIER_FIELDS = [f.name for f in fields(DossierInput)]
+
+
+def create_draft(db: Database, actor: Actor, data: DossierInput) -> DossierRef:
+    with _action(db, actor) as (session, actor):
+        _allow(can_create(actor, data.specialty_id))
+        values = _validate_dossier(session, actor, data, None, finalising=False)
+        assert actor.establishment_id is not None
+        at = now()
+        dossier = Dossier(
+            number=_next_number(session, to_paris(at).year),
+            state=DossierState.DRAFT,
+            requesting_establishment_id=actor.establishment_id,
+            in_pdses_hours=in_pdses_period(values["requested_at"]),
+            created_by_id=actor.id,
+            created_at=at,
+            updated_at=at,
+            **values,
+        )
+        session.add(dossier)
+        session.flush()
+        audit.record(
+            session,
+            actor_id=actor.id,
+            action="dossier_created",
+            entity="dossier",
+            entity_id=dossier.id,
+            dossier_id=dossier.id,
+            side="requester",
+            number=dossier.number,
+            changes=audit.diff({}, values),
+        )
+        _notify_impact(session, dossier)
+        session.flush()
+        return _ref(dossier)
+
+
+def update_draft(
+    db: Database,
+    actor: Actor,
+    dossier_id: int,
+    data: DossierInput,
+    expected_version: int | None = None,
+) -> DossierRef:
+    with _action(db, actor) as (session, actor):
+        dossier = _lock_dossier(session, dossier_id, expected_version)
+        _allow(can_update(actor, dossier))
+        values = _validate_dossier(session, actor, data, dossier, finalising=False)
+        before = _snapshot(dossier, _DOSSIER_FIELDS)
+        for name, value in values.items():
+            setattr(dossier, name, value)
+        dossier.in_pdses_hours = in_pdses_period(dossier.requested_at)
+        if before["specialty_id"] != dossier.specialty_id:
+            for line in dossier.lines:
+                line.is_line_holder = _is_line_holder(
+                    session, line.refusing_establishment_id, dossier.specialty_id
+                )
+        changes = audit.diff(before, values)
+        if changes:
+            _touch(dossier)
+            audit.record(
+                session,
+                actor_id=actor.id,
+                action="dossier_updated",
+                entity="dossier",
+                entity_id=dossier.id,
+                dossier_id=dossier.id,
+                side="requester",
+                changes=changes,
+            )
+        _notify_impact(session, dossier)
+        session.flush()
+        return _ref(dossier)
+
+
+def add_line(
+    db: Database,
+    actor: Actor,
+    dossier_id: int,
+    data: LineInput,
+    expected_version: int | None = None,
+) -> int:
+    """Add a refusing establishment; returns the new line's id."""
+    with _action(db, actor) as (session, actor):
+        dossier = _lock_dossier(session, dossier_id, expected_version)
+        _allow(can_add_line(actor, dossier))
+        values = _validate_line(session, dossier, data, None)
+        line = RefuserLine(
+            dossier=dossier,
+            state=LineState.PENDING,
+            is_line_holder=_is_line_holder(
+                session, values["refusing_establishment_id"], dossier.specialty_id
+            ),
+            created_at=now(),
+            **values,
+        )
+        session.add(line)
+        _touch(dossier)
+        try:
+            session.flush()
+        except IntegrityError as exc:  # the partial unique index: a concurrent twin
+            raise ConflictError(
+                "Cet établissement vient d'être ajouté par un autre utilisateur."
+            ) from exc
+        audit.record(
+            session,
+            actor_id=actor.id,
+            action="line_added",
+            entity="refuser_line",
+            entity_id=line.id,
+            dossier_id=dossier.id,
+            side="requester",
+            changes=audit.diff({}, values),
+        )
+        return line.id
+
+
+def edit_line(
+    db: Database,
+    actor: Actor,
+    dossier_id: int,
+    line_id: int,
+    data: LineInput,
+    expected_version: int | None = None,
+) -> None:
+    with _action(db, actor) as (session, actor):
+        dossier = _lock_dossier(session, dossier_id, expected_version)
+        line = _live_line(dossier, line_id)
+        _allow(can_edit_line(actor, dossier, line))
+        values = _validate_line(session, dossier, data, line)
+        before = _snapshot(line, list(values))
+        for name, value in values.items():
+            setattr(line, name, value)
+        if before["refusing_establishment_id"] != line.refusing_establishment_id:
+            line.is_line_holder = _is_line_holder(
+                session, line.refusing_establishment_id, dossier.specialty_id
+            )
+        changes = audit.diff(before, values)
+        if changes:
+            _touch(dossier)
+            audit.record(
+                session,
+                actor_id=actor.id,
+                action="line_updated",
+                entity="refuser_line",
+                entity_id=line.id,
+                dossier_id=dossier.id,
+                side="requester",
+                changes=changes,
+            )
+
+
+def remove_line(
+    db: Database,
+    actor: Actor,
+    dossier_id: int,
+    line_id: int,
+    expected_version: int | None = None,
+) -> None:
+    """Take a line out of a draft (kept in the database and the audit trail)."""
+    with _action(db, actor) as (session, actor):
+        dossier = _lock_dossier(session, dossier_id, expected_version)
+        line = _live_line(dossier, line_id)
+        _allow(can_remove_line(actor, dossier, line))
+        line.removed_at = now()
+        _touch(dossier)
+        audit.record(
+            session,
+            actor_id=actor.id,
+            action="line_removed",
+            entity="refuser_line",
+            entity_id=line.id,
+            dossier_id=dossier.id,
+            side="requester",
+            refusing_establishment_id=line.refusing_establishment_id,
+        )
+
+
+def finalise(
+    db: Database, actor: Actor, dossier_id: int, expected_version: int | None = None
+) -> DossierRef:
+    """Check everything, close the requester's part and tell the refusers (mails)."""
+    with _action(db, actor) as (session, actor):
+        dossier = _lock_dossier(session, dossier_id, expected_version)
+        _allow(can_finalise(actor, dossier))
+        current = DossierInput(**_snapshot(dossier, _DOSSIER_FIELDS))
+        errors: list[FieldError] = []
+        try:
+            _validate_dossier(session, actor, current, dossier, finalising=True)
+        except ValidationError as exc:
+            errors.extend(exc.errors)
+        live = [ln for ln in dossier.lines if ln.removed_at is None]
+        if not live:
+            errors.append(
+                FieldError(
+                    "lines",
+                    "Ajoutez au moins un établissement refuseur avant de finaliser le dossier.",
+                )
+            )
+        raise_if(errors)
+        at = now()
+        dossier.state = DossierState.FINALISED
+        dossier.finalised_at = at
+        _touch(dossier)
+        sent = []
+        for line in live:
+            if line.state is LineState.PENDING:
+                line.state = LineState.AWAITING
+                line.notified_at = at
+                sent.append(line)
+                notifications.refusal_sent(session, dossier, line)
+        audit.record(
+            session,
+            actor_id=actor.id,
+            action="dossier_finalised",
+            entity="dossier",
+            entity_id=dossier.id,
+            dossier_id=dossier.id,
+            side="requester",
+            lines_sent=[ln.id for ln in sent],
+        )
+        _notify_impact(session, dossier)
+        session.flush()
+        return _ref(dossier)
+
+
+def reopen(
+    db: Database,
+    actor: Actor,
+    dossier_id: int,
+    reason: str | None,
+    expected_version: int | None = None,
+) -> DossierRef:
+    with _action(db, actor) as (session, actor):
+        dossier = _lock_dossier(session, dossier_id, expected_version)
+        _allow(can_reopen(actor, dossier))
+        errors: list[FieldError] = []
+        cleaned = check_text(errors, "reason", LABELS["reason"], reason, required=True)
+        raise_if(errors)
+        dossier.state = DossierState.DRAFT
+        _touch(dossier)
+        audit.record(
+            session,
+            actor_id=actor.id,
+            action="dossier_reopened",
+            entity="dossier",
+            entity_id=dossier.id,
+            dossier_id=dossier.id,
+            side="requester",
+            reason=cleaned,
+        )
+        session.flush()
+        return _ref(dossier)
+
+
+def abandon(
+    db: Database,
+    actor: Actor,
+    dossier_id: int,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> DossierRef:
+    """Hide a draft that was never sent; it stays in the database and the audit trail."""
+    with _action(db, actor) as (session, actor):
+        dossier = _lock_dossier(session, dossier_id, expected_version)
+        _allow(can_abandon(actor, dossier))
+        errors: list[FieldError] = []
+        cleaned = check_text(errors, "reason", "Motif de l'abandon", reason)
+        raise_if(errors)
+        dossier.state = DossierState.ABANDONED
+        _touch(dossier)
+        audit.record(
+            session,
+            actor_id=actor.id,
+            action="dossier_abandoned",
+            entity="dossier",
+            entity_id=dossier.id,
+            dossier_id=dossier.id,
+            side="requester",
+            reason=cleaned,
+        )
+        session.flush()
+        return _ref(dossier)
+
+
+def answer(
+    db: Database,
+    actor: Actor,
+    dossier_id: int,
+    line_id: int,
+    data: AnswerInput,
+    expected_version: int | None = None,
+) -> None:
+    """The refusing establishment's own account of the refusal."""
+    with _action(db, actor) as (session, actor):
+        dossier = _lock_dossier(session, dossier_id, None)
+        line = _live_line(dossier, line_id)
+        _allow(can_answer(actor, dossier, line))
+        if expected_version is not None and line.version != expected_version:
+            raise ConflictError()
+        errors: list[FieldError] = []
+        understood = lookup_active(
+            session,
+            errors,
+            RequestMotif,
+            "understood_motif_id",
+            LABELS["understood_motif_id"],
+            data.understood_motif_id,
+        )
+        motif = lookup_active(
+            session,
+            errors,
+            RefusalMotif,
+            "refusal_motif_id",
+            LABELS["refusal_motif_id"],
+            data.refusal_motif_id,
+        )
+        other = check_text(
+            errors,
+            "other_motif",
+            LABELS["other_motif"],
+            data.other_motif,
+            required=motif is not None and motif.is_other,
+            max_length=300,
+        )
+        comments = check_text(errors, "comments", LABELS["comments"], data.comments)
+        raise_if(errors)
+        assert understood is not None and motif is not None
+        line.answer_understood_motif_id = understood.id
+        line.answer_refusal_motif_id = motif.id
+        line.answer_other_motif = other if motif.is_other else None
+        line.answer_comments = comments
+        line.answered_at = now()
+        line.answered_by_id = actor.id
+        line.state = LineState.ANSWERED
+        audit.record(
+            session,
+            actor_id=actor.id,
+            action="line_answered",
+            entity="refuser_line",
+            entity_id=line.id,
+            dossier_id=dossier.id,
+            side="refuser",
+            line_id=line.id,
+            changes={
+                "answer_understood_motif_id": [None, understood.id],
+                "answer_refusal_motif_id": [None, motif.id],
+                "answer_other_motif": [None, line.answer_other_motif],
+                "answer_comments": [None, comments],
+            },
+        )
+        session.flush()
+
+
+def send_reminders(db: Database, days: int, *, limit: int = 1000) -> int:
+    """Queue a reminder for every line awaiting its answer for more than ``days`` days;
+    a line is reminded once. Returns the number of lines reminded (system action)."""
+    cutoff = now() - timedelta(days=days)
+    count = 0
+    with db.transaction() as session:
+        lines = session.scalars(
+            select(RefuserLine)
+            .where(
+                RefuserLine.state == LineState.AWAITING,
+                RefuserLine.removed_at.is_(None),
+                RefuserLine.reminded_at.is_(None),
+                RefuserLine.notified_at <= cutoff,
+            )
+            .order_by(RefuserLine.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for line in lines:
+            notifications.reminder(session, line.dossier, line, days)
+            line.reminded_at = now()
+            audit.record(
+                session,
+                actor_id=None,
+                action="line_reminded",
+                entity="refuser_line",
+                entity_id=line.id,
+                dossier_id=line.dossier_id,
+                side="refuser",
+                line_id=line.id,
+            )
+            count += 1
+    return count

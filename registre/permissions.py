@@ -1,0 +1,253 @@
+"""Who may do what: one function per action, each returning a ``Decision`` (yes/no and, when
+no, a French reason). Deny by default: an action, role, state or scope that is not
+explicitly allowed by ``registre.workflow.TRANSITIONS`` and the scope rules below is refused.
+
+Scope rules (SPEC §3):
+- requester side: the account's establishment is the requesting one; a Déclarant writes only
+  the dossiers of its own service or those it created; a Référent PDSES limited to some
+  specialties acts only on those; reading is open to the establishment's Déclarant, Référent,
+  Coordinateur and Directeur (same specialty limit);
+- refuser side: the account's establishment is the refusing one of a line that has been sent
+  (finalised at least once), with the same specialty limit;
+- Coordinateur régional (ARS): reads every dossier, both sides, within its départements (none
+  listed: the whole region); writes nothing;
+- Administrateur: no access to dossiers.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from registre.actors import Actor
+from registre.models import Dossier, LineState, RefuserLine, Role
+from registre.workflow import TRANSITIONS, Action, Side
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+YES = Decision(True)
+
+
+def _no(reason: str) -> Decision:
+    return Decision(False, reason)
+
+
+class ViewKind(enum.StrEnum):
+    """What a viewer may see of a dossier (SPEC §5, mutual blindness)."""
+
+    REQUESTER = "requester"
+    REFUSER = "refuser"
+    REGIONAL = "regional"
+
+
+_READERS = frozenset({Role.DECLARANT, Role.REFERENT, Role.COORDINATEUR, Role.DIRECTEUR})
+_NOT_YOURS = "Ce dossier ne concerne pas votre établissement."
+
+
+def _specialty_ok(actor: Actor, specialty_id: int) -> bool:
+    return not actor.specialty_ids or specialty_id in actor.specialty_ids
+
+
+def _requester_scope(actor: Actor, dossier: Dossier, *, write: bool) -> Decision:
+    if (
+        actor.establishment_id is None
+        or actor.establishment_id != dossier.requesting_establishment_id
+    ):
+        return _no(_NOT_YOURS)
+    if not _specialty_ok(actor, dossier.specialty_id):
+        return _no("Ce dossier concerne une spécialité hors de votre périmètre.")
+    if (
+        write
+        and actor.role is Role.DECLARANT
+        and dossier.requesting_service_id != actor.service_id
+        and dossier.created_by_id != actor.id
+    ):
+        return _no("Ce dossier a été créé par un autre service de votre établissement.")
+    return YES
+
+
+def _refuser_scope(actor: Actor, dossier: Dossier, line: RefuserLine) -> Decision:
+    if actor.establishment_id is None or actor.establishment_id != line.refusing_establishment_id:
+        return _no(_NOT_YOURS)
+    if line.removed_at is not None or line.state is LineState.PENDING:
+        return _no(_NOT_YOURS)
+    if not _specialty_ok(actor, dossier.specialty_id):
+        return _no("Ce dossier concerne une spécialité hors de votre périmètre.")
+    return YES
+
+
+def check(
+    actor: Actor | None,
+    action: Action,
+    dossier: Dossier | None = None,
+    line: RefuserLine | None = None,
+) -> Decision:
+    """The single gate behind every ``can_*`` function."""
+    if actor is None:
+        return _no("Vous devez être connecté.")
+    transition = TRANSITIONS.get(action)
+    if transition is None:
+        return _no("Action inconnue.")
+    if actor.role not in transition.roles:
+        return _no(f"Le profil « {actor.role.label} » ne permet pas cette action.")
+    state = dossier.state if dossier is not None else None
+    if state not in transition.dossier_states:
+        return _no("Cette action n'est pas possible dans l'état actuel du dossier.")
+    if dossier is None:
+        return YES if action is Action.CREATE else _no("Dossier introuvable.")
+    if transition.line_states is not None:
+        if line is None or line.dossier_id != dossier.id or line.removed_at is not None:
+            return _no("Établissement refuseur introuvable dans ce dossier.")
+        if line.state not in transition.line_states:
+            if action is Action.ANSWER and line.state is LineState.ANSWERED:
+                return _no("Une réponse a déjà été enregistrée pour ce refus.")
+            return _no("Cette action n'est pas possible dans l'état actuel de ce refuseur.")
+    if transition.side is Side.REFUSER:
+        if line is None:
+            return _no("Établissement refuseur introuvable dans ce dossier.")
+        return _refuser_scope(actor, dossier, line)
+    return _requester_scope(actor, dossier, write=True)
+
+
+def can_create(actor: Actor | None, specialty_id: int | None = None) -> Decision:
+    decision = check(actor, Action.CREATE)
+    if not decision:
+        return decision
+    assert actor is not None
+    if actor.establishment_id is None:
+        return _no("Votre compte n'est rattaché à aucun établissement.")
+    if specialty_id is not None and not _specialty_ok(actor, specialty_id):
+        return _no("Cette spécialité est hors de votre périmètre.")
+    return YES
+
+
+def can_update(actor: Actor | None, dossier: Dossier) -> Decision:
+    return check(actor, Action.UPDATE, dossier)
+
+
+def can_add_line(actor: Actor | None, dossier: Dossier) -> Decision:
+    return check(actor, Action.ADD_LINE, dossier)
+
+
+def can_edit_line(actor: Actor | None, dossier: Dossier, line: RefuserLine) -> Decision:
+    return check(actor, Action.EDIT_LINE, dossier, line)
+
+
+def can_remove_line(actor: Actor | None, dossier: Dossier, line: RefuserLine) -> Decision:
+    decision = check(actor, Action.REMOVE_LINE, dossier, line)
+    already_sent = line.state is not LineState.PENDING and line.dossier_id == dossier.id
+    if not decision and already_sent and check(actor, Action.EDIT_LINE, dossier, line):
+        return _no(
+            "Cet établissement a déjà été informé du refus : la ligne ne peut plus être "
+            "retirée, seulement modifiée."
+        )
+    return decision
+
+
+def can_finalise(actor: Actor | None, dossier: Dossier) -> Decision:
+    return check(actor, Action.FINALISE, dossier)
+
+
+def can_reopen(actor: Actor | None, dossier: Dossier) -> Decision:
+    return check(actor, Action.REOPEN, dossier)
+
+
+def can_abandon(actor: Actor | None, dossier: Dossier) -> Decision:
+    decision = check(actor, Action.ABANDON, dossier)
+    if decision and any(
+        ln.removed_at is None and ln.state is not LineState.PENDING for ln in dossier.lines
+    ):
+        return _no(
+            "Ce dossier a déjà été transmis aux établissements refuseurs : il ne peut plus être "
+            "abandonné."
+        )
+    return decision
+
+
+def can_answer(actor: Actor | None, dossier: Dossier, line: RefuserLine) -> Decision:
+    return check(actor, Action.ANSWER, dossier, line)
+
+
+def refuser_line_of(actor: Actor, dossier: Dossier) -> RefuserLine | None:
+    """The sent, live line of ``dossier`` addressed to the actor's establishment, if any."""
+    if actor.establishment_id is None:
+        return None
+    for line in dossier.lines:
+        if (
+            line.refusing_establishment_id == actor.establishment_id
+            and line.removed_at is None
+            and line.state is not LineState.PENDING
+        ):
+            return line
+    return None
+
+
+def view_kind(actor: Actor | None, dossier: Dossier) -> ViewKind | None:
+    """Which view of ``dossier`` the actor gets, or None: no access at all."""
+    if actor is None:
+        return None
+    if actor.role is Role.ARS:
+        return ViewKind.REGIONAL if in_regional_scope(actor, dossier) else None
+    if actor.role not in _READERS:
+        return None
+    if _requester_scope(actor, dossier, write=False):
+        return ViewKind.REQUESTER
+    line = refuser_line_of(actor, dossier)
+    if line is not None and _refuser_scope(actor, dossier, line):
+        return ViewKind.REFUSER
+    return None
+
+
+def in_regional_scope(actor: Actor, dossier: Dossier) -> bool:
+    if not actor.departements:
+        return True
+    if dossier.requesting_establishment.departement in actor.departements:
+        return True
+    return any(
+        ln.removed_at is None and ln.refusing_establishment.departement in actor.departements
+        for ln in dossier.lines
+    )
+
+
+def can_view(actor: Actor | None, dossier: Dossier) -> Decision:
+    if view_kind(actor, dossier) is None:
+        return _no("Vous n'avez pas accès à ce dossier.")
+    return YES
+
+
+def get_abilities(actor: Actor | None, dossier: Dossier) -> dict[str, bool]:
+    """Everything the actor may do on this dossier now, for the pages to show the buttons."""
+    line = refuser_line_of(actor, dossier) if actor is not None else None
+    return {
+        "view": bool(can_view(actor, dossier)),
+        Action.UPDATE.value: bool(can_update(actor, dossier)),
+        Action.ADD_LINE.value: bool(can_add_line(actor, dossier)),
+        Action.FINALISE.value: bool(can_finalise(actor, dossier)),
+        Action.REOPEN.value: bool(can_reopen(actor, dossier)),
+        Action.ABANDON.value: bool(can_abandon(actor, dossier)),
+        Action.ANSWER.value: bool(line is not None and can_answer(actor, dossier, line)),
+    }
+
+
+def can_read_audit_log(actor: Actor | None) -> Decision:
+    if actor is not None and actor.role is Role.ADMIN:
+        return YES
+    return _no("Seul l'administrateur peut consulter le journal d'audit.")
+
+
+def can_manage_accounts(actor: Actor | None) -> Decision:
+    if actor is not None and actor.role is Role.ADMIN:
+        return YES
+    return _no("Seul l'administrateur peut gérer les comptes.")
+
+
+def can_read_outbox(actor: Actor | None) -> Decision:
+    return can_manage_accounts(actor)

@@ -1,0 +1,112 @@
+"""Shared fixtures: a real database (SQLite file by default, PostgreSQL when
+``REGISTRE_TEST_DATABASE_URL`` is set), migrated with Alembic once per test session and
+emptied between tests; a controllable clock; reference data; accounts of every role."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from registre import timeutil
+from registre.db import Database, normalise_url
+from registre.migrate import upgrade
+from registre.models import Base
+
+from .factories import World, build_world
+
+PG_URL = os.environ.get("REGISTRE_TEST_DATABASE_URL")
+
+
+class FakeClock:
+    def __init__(self, start: datetime) -> None:
+        self.current = start
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def set(self, value: datetime) -> None:
+        self.current = value
+
+    def advance(self, **kwargs: float) -> None:
+        from datetime import timedelta
+
+        self.current = self.current + timedelta(**kwargs)
+
+
+def _fresh_postgres_database(base_url: str) -> str:
+    """A new empty database on the server of ``base_url`` (dropped at the end)."""
+    url = make_url(normalise_url(base_url))
+    name = f"registre_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres_database(url_str: str) -> None:
+    url = make_url(url_str)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if PG_URL:
+        url = _fresh_postgres_database(PG_URL)
+        upgrade(url)
+        yield url
+        _drop_postgres_database(url)
+    else:
+        path: Path = tmp_path_factory.mktemp("db") / "registre-test.sqlite3"
+        url = f"sqlite:///{path}"
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def session_db(database_url: str) -> Iterator[Database]:
+    db = Database(database_url)
+    yield db
+    db.dispose()
+
+
+def _empty(db: Database) -> None:
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def clock() -> Iterator[FakeClock]:
+    # Thursday 26 November 2026, 03:15 in Paris: a PDSES night.
+    fake = FakeClock(datetime(2026, 11, 26, 2, 15, tzinfo=UTC))
+    timeutil.set_clock(fake)
+    yield fake
+    timeutil.set_clock(None)
+
+
+@pytest.fixture
+def db(session_db: Database, clock: FakeClock) -> Iterator[Database]:
+    _empty(session_db)
+    yield session_db
+
+
+@pytest.fixture
+def world(db: Database) -> World:
+    """Reference data and one account per role (see ``tests/factories.py``)."""
+    return build_world(db)

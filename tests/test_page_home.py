@@ -1,0 +1,86 @@
+"""AppTest for Home.py: the login gate, our French messages, the lockout, the profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from registre.auth import LOCKED_MESSAGE, LOGIN_FAILED_MESSAGE, MAX_FAILURES
+
+from .factories import PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def app_env(monkeypatch, database_url, world):
+    monkeypatch.setenv("REGISTRE_DATABASE_URL", database_url)
+    monkeypatch.setenv("REGISTRE_COOKIE_KEY", "test-cookie-key-" + "x" * 32)
+    return world
+
+
+def _login(at: AppTest, username: str, password: str) -> AppTest:
+    inputs = {ti.label: ti for ti in at.text_input}
+    inputs["Identifiant"].input(username)
+    inputs["Mot de passe"].input(password)
+    at.button[0].click()  # the form's only button: « Se connecter »
+    return at.run()
+
+
+def _home() -> AppTest:
+    return AppTest.from_file(str(ROOT / "Home.py"), default_timeout=30).run()
+
+
+def test_login_form_is_french_and_shows_no_data(app_env):
+    at = _home()
+    labels = [ti.label for ti in at.text_input]
+    assert labels == ["Identifiant", "Mot de passe"]
+    assert [b.label for b in at.button] == ["Se connecter"]
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "Sud Francilien" not in text
+
+
+def test_wrong_password_shows_our_message(app_env):
+    at = _login(_home(), "declarant-req", "mauvais-mot-de-passe")
+    assert [e.value for e in at.error] == [LOGIN_FAILED_MESSAGE]
+    assert not at.exception
+
+
+def test_unknown_account_gets_the_same_message(app_env):
+    at = _login(_home(), "personne", "mauvais-mot-de-passe")
+    assert [e.value for e in at.error] == [LOGIN_FAILED_MESSAGE]
+
+
+def test_success_shows_name_role_and_establishment(app_env):
+    at = _login(_home(), "declarant-req", PASSWORD)
+    assert not at.error
+    page = " ".join(m.value for m in at.markdown)
+    assert "Déclarant" in page
+    assert "Centre hospitalier Sud Francilien" in page
+    assert any(b.label == "Se déconnecter" for b in at.sidebar.button)
+
+
+def test_lockout_after_five_failures_even_with_the_right_password(app_env):
+    at = _home()
+    for _ in range(MAX_FAILURES):
+        at = _login(at, "declarant-req", "mauvais-mot-de-passe")
+    assert [e.value for e in at.error] == [LOCKED_MESSAGE]
+    at = _login(at, "declarant-req", PASSWORD)
+    assert [e.value for e in at.error] == [LOCKED_MESSAGE]
+    assert not any(b.label == "Se déconnecter" for b in at.sidebar.button)
+
+
+def test_logout_returns_to_the_login_form(app_env):
+    at = _login(_home(), "coordinateur-ref", PASSWORD)
+    logout = next(b for b in at.sidebar.button if b.label == "Se déconnecter")
+    at = logout.click().run()
+    assert [ti.label for ti in at.text_input] == ["Identifiant", "Mot de passe"]
+    assert "Vous êtes déconnecté." in [i.value for i in at.info]
+    # the next rerun (the browser's, once the cookie is deleted) is still logged out
+    at = at.run()
+    assert [ti.label for ti in at.text_input] == ["Identifiant", "Mot de passe"]
+    assert not any(b.label == "Se déconnecter" for b in at.sidebar.button)
+    assert "Sud Francilien" not in " ".join(m.value for m in at.markdown)
