@@ -1,0 +1,46 @@
+# Registre des refus PDSES — `make run` serves the demo, `make test` runs the whole suite.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+PYTHON ?= python3
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+
+.PHONY: run test test-pg lint format install install-dev clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Demo mode: a built-in cookie key and the demo password; never for production.
+run: export REGISTRE_DEMO ?= 1
+run: $(VENV)/.installed
+	$(VENV)/bin/registre init --demo
+	@echo "Registre des refus PDSES : http://127.0.0.1:$(PORT)"
+	$(VENV)/bin/streamlit run Home.py --server.port $(PORT) --server.address 127.0.0.1
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-pg: $(VENV)/.installed-dev
+	REGISTRE_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -1,0 +1,138 @@
+"""End-to-end fixtures: a real ``streamlit run`` server on a fresh database with the demo
+data, and Debian's Chromium driven by Playwright. Without Chromium these tests are skipped
+locally with a message; in CI (``REGISTRE_CI_STRICT=1``) a missing browser is a failure."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ..conftest import PG_URL, _drop_postgres_database, _fresh_postgres_database
+from ..smtp_server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DEMO_PASSWORD = "mot-de-passe-demo-e2e"
+
+
+def _require_browser() -> str:
+    if CHROMIUM:
+        return CHROMIUM
+    message = "Chromium absent (apt-get install -y chromium) : tests de bout en bout ignorés."
+    if os.environ.get("REGISTRE_CI_STRICT"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@dataclass
+class Server:
+    url: str
+    database_url: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:  # noqa: S310
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"streamlit did not start: {log.read_text()[-2000:]}")
+
+
+def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
+    """A fresh database initialised with ``registre init --demo``, then ``streamlit run``."""
+    if PG_URL:
+        database_url = _fresh_postgres_database(PG_URL)
+    else:
+        database_url = f"sqlite:///{tmp / 'e2e.sqlite3'}"
+    env = {
+        **os.environ,
+        "REGISTRE_DATABASE_URL": database_url,
+        "REGISTRE_DEMO": "1",
+        "REGISTRE_DEMO_PASSWORD": DEMO_PASSWORD,
+        "REGISTRE_SECRETS_FILE": str(tmp / "no-secrets.toml"),
+        **(extra_env or {}),
+    }
+    subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "registre.cli", "init", "--demo"], cwd=ROOT, env=env, check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    log = tmp / f"streamlit-{port}.log"
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    _wait_healthy(url, process, log)
+    return Server(url, database_url, env, process, log)
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+    if PG_URL:
+        _drop_postgres_database(server.database_url)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    _require_browser()
+    srv = start_server(tmp_path_factory.mktemp("e2e"))
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    executable = _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--disable-dev-shm-usage"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):  # type: ignore[no-untyped-def]
+    context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris",
+                                  viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(20_000)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def screenshot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

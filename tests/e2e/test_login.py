@@ -1,0 +1,59 @@
+"""The guide's « Connexion » in Chromium: wrong pair → our message; demo accounts log in
+and out; the login cookie survives a reload, and a logout survives it too."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import DEMO_PASSWORD, screenshot
+from .helpers import expect_login_form, login
+
+pytestmark = pytest.mark.e2e
+
+
+def test_wrong_password_shows_the_message(server, page):
+    page.goto(server.url)
+    expect_login_form(page)
+    login(page, "demo-declarant", "pas-le-bon-mot-de-passe")
+    expect(page.get_by_text("Identifiant ou mot de passe incorrect.")).to_be_visible()
+    screenshot(page, "connexion-erreur")
+
+
+@pytest.mark.parametrize(
+    ("username", "role", "establishment"),
+    [
+        ("demo-declarant", "Déclarant", "Centre hospitalier Sud Francilien"),
+        ("demo-directeur", "Directeur", "Centre hospitalier Sud Francilien"),
+        ("demo-referent", "Référent PDSES", "Hôpital Henri-Mondor"),
+        ("demo-coordinateur", "Coordinateur PDSES", "Hôpital Henri-Mondor"),
+        ("demo-ars", "Coordinateur régional (ARS)", None),
+        ("demo-admin", "Administrateur", None),
+    ],
+)
+def test_each_demo_account_logs_in_and_out(server, page, username, role, establishment):
+    page.goto(server.url)
+    login(page, username, DEMO_PASSWORD)
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_text(role, exact=False).first).to_be_visible()
+    if establishment:
+        expect(main.get_by_text(establishment, exact=False).first).to_be_visible()
+    page.get_by_role("button", name="Se déconnecter").click()
+    expect_login_form(page)
+
+
+def test_login_survives_a_reload_and_logout_survives_it_too(server, page):
+    page.goto(server.url)
+    login(page, "demo-referent", DEMO_PASSWORD)
+    expect(page.get_by_role("button", name="Se déconnecter")).to_be_visible()
+    screenshot(page, "accueil")
+    # the cookie component writes the cookie, then the page is reloaded: still logged in
+    page.wait_for_function("() => document.cookie.includes('registre_pdses_session')")
+    page.reload()
+    expect(page.get_by_role("button", name="Se déconnecter")).to_be_visible()
+    page.get_by_role("button", name="Se déconnecter").click()
+    expect_login_form(page)
+    page.wait_for_function("() => !document.cookie.includes('registre_pdses_session')")
+    page.reload()
+    expect_login_form(page)
+    expect(page.get_by_role("button", name="Se déconnecter")).to_have_count(0)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+
+from registre.config import load_settings
+from registre.errors import ConfigurationError
+
+
+def test_defaults_without_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGISTRE_SECRETS_FILE", str(tmp_path / "absent.toml"))
+    settings = load_settings({})
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.database_url.endswith("data/registre.sqlite3")
+    assert settings.smtp is None
+
+
+def test_missing_cookie_key_is_a_clear_error_outside_demo(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGISTRE_SECRETS_FILE", str(tmp_path / "absent.toml"))
+    with pytest.raises(ConfigurationError, match="REGISTRE_COOKIE_KEY"):
+        load_settings({}).require_cookie_key()
+    assert load_settings({"REGISTRE_DEMO": "1"}).require_cookie_key()
+    assert load_settings({"REGISTRE_COOKIE_KEY": "k" * 40}).require_cookie_key() == "k" * 40
+
+
+def test_secrets_file_supplies_the_same_keys_and_environment_wins(tmp_path, monkeypatch):
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(
+        'REGISTRE_SMTP_HOST = "smtp.example.org"\nREGISTRE_SMTP_PORT = 587\n'
+        'REGISTRE_SMTP_STARTTLS = "1"\nREGISTRE_BASE_URL = "https://registre.example.org/"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("REGISTRE_SECRETS_FILE", str(secrets))
+    settings = load_settings({"REGISTRE_SMTP_PORT": "2525"})
+    assert settings.smtp is not None
+    assert settings.smtp.host == "smtp.example.org"
+    assert settings.smtp.port == 2525
+    assert settings.smtp.starttls is True
+    assert settings.base_url == "https://registre.example.org"
+
+
+def test_password_is_not_in_the_repr(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGISTRE_SECRETS_FILE", str(tmp_path / "absent.toml"))
+    settings = load_settings({"REGISTRE_SMTP_HOST": "h", "REGISTRE_SMTP_PASSWORD": "tres-secret",
+                              "REGISTRE_COOKIE_KEY": "cle-secrete"})
+    assert "tres-secret" not in repr(settings)
+    assert "cle-secrete" not in repr(settings)
+
+
+def test_bad_number_is_a_french_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGISTRE_SECRETS_FILE", str(tmp_path / "absent.toml"))
+    with pytest.raises(ConfigurationError, match="nombres"):
+        load_settings({"REGISTRE_SMTP_HOST": "h", "REGISTRE_SMTP_PORT": "vingt-cinq"})
