@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from registre.actors import Actor
@@ -394,7 +394,7 @@ def _page_bounds(page: int, page_size: int) -> tuple[int, int]:
     return max(page, 1), size
 
 
-def _paginate(session: Session, query: Select[Any], page: int, size: int) -> tuple[list[Any], int]:
+def _paginate(session: Session, query: Any, page: int, size: int) -> tuple[list[Any], int]:
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     rows = list(session.execute(query.limit(size).offset((page - 1) * size)))
     return rows, total

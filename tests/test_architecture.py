@@ -24,7 +24,8 @@ def _imports(path: Path) -> set[str]:
 
 def core_modules() -> list[Path]:
     return [
-        p for p in (ROOT / "registre").rglob("*.py")
+        p
+        for p in (ROOT / "registre").rglob("*.py")
         if "web" not in p.relative_to(ROOT / "registre").parts
     ]
 
@@ -51,7 +52,7 @@ def test_importing_the_whole_core_loads_no_streamlit():
         f"bad = [m for m in sys.modules if m.split('.')[0] in {STREAMLIT_MODULES!r}]\n"
         "print(','.join(bad))\n"
     )
-    out = subprocess.run(  # noqa: S603
+    out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == ""
@@ -63,8 +64,14 @@ def test_pages_do_not_touch_the_database_or_sqlalchemy():
         names = _imports(page)
         assert not any(n.startswith("sqlalchemy") for n in names), page
         text = page.read_text(encoding="utf-8")
-        for forbidden in ("session.execute", "session.query", "session.add", "db.transaction",
-                          "db.read(", "select("):
+        for forbidden in (
+            "session.execute",
+            "session.query",
+            "session.add",
+            "db.transaction",
+            "db.read(",
+            "select(",
+        ):
             assert forbidden not in text, f"{page.name} uses {forbidden}"
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import select
 
@@ -22,9 +20,14 @@ def _account(db, username):
 def _actions(db, username):
     with db.read() as s:
         account_id = s.scalar(select(Account.id).where(Account.username == username))
-        return [e.action for e in s.scalars(
-            select(AuditEntry).where(AuditEntry.entity_id == account_id,
-                                     AuditEntry.entity == "account").order_by(AuditEntry.id))]
+        return [
+            e.action
+            for e in s.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.entity_id == account_id, AuditEntry.entity == "account")
+                .order_by(AuditEntry.id)
+            )
+        ]
 
 
 @pytest.mark.parametrize(

@@ -40,8 +40,13 @@ def test_secrets_file_supplies_the_same_keys_and_environment_wins(tmp_path, monk
 
 def test_password_is_not_in_the_repr(tmp_path, monkeypatch):
     monkeypatch.setenv("REGISTRE_SECRETS_FILE", str(tmp_path / "absent.toml"))
-    settings = load_settings({"REGISTRE_SMTP_HOST": "h", "REGISTRE_SMTP_PASSWORD": "tres-secret",
-                              "REGISTRE_COOKIE_KEY": "cle-secrete"})
+    settings = load_settings(
+        {
+            "REGISTRE_SMTP_HOST": "h",
+            "REGISTRE_SMTP_PASSWORD": "tres-secret",
+            "REGISTRE_COOKIE_KEY": "cle-secrete",
+        }
+    )
     assert "tres-secret" not in repr(settings)
     assert "cle-secrete" not in repr(settings)
 

@@ -28,7 +28,13 @@ def test_only_the_coordinateur_reopens():
 
 
 def test_finalised_and_abandoned_dossiers_accept_no_requester_edit():
-    editing = [Action.UPDATE, Action.ADD_LINE, Action.EDIT_LINE, Action.REMOVE_LINE,
-               Action.FINALISE, Action.ABANDON]
+    editing = [
+        Action.UPDATE,
+        Action.ADD_LINE,
+        Action.EDIT_LINE,
+        Action.REMOVE_LINE,
+        Action.FINALISE,
+        Action.ABANDON,
+    ]
     for action in editing:
         assert TRANSITIONS[action].dossier_states == {DossierState.DRAFT}

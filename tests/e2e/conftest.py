@@ -49,7 +49,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
         if process.poll() is not None:
             raise RuntimeError(f"streamlit exited: {log.read_text()[-2000:]}")
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:  # noqa: S310
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
                 if resp.status == 200:
                     return
         except OSError:
@@ -72,16 +72,33 @@ def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
         "REGISTRE_SECRETS_FILE": str(tmp / "no-secrets.toml"),
         **(extra_env or {}),
     }
-    subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "registre.cli", "init", "--demo"], cwd=ROOT, env=env, check=True,
+    subprocess.run(
+        [sys.executable, "-m", "registre.cli", "init", "--demo"],
+        cwd=ROOT,
+        env=env,
+        check=True,
         capture_output=True,
     )
     port = free_port()
     log = tmp / f"streamlit-{port}.log"
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "Home.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     _wait_healthy(url, process, log)
@@ -115,9 +132,16 @@ def browser() -> Iterator[object]:
         chromium = pw.chromium.launch(
             executable_path=executable,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--disable-dev-shm-usage"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+            ],
         )
         yield chromium
         chromium.close()
@@ -125,8 +149,9 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser):  # type: ignore[no-untyped-def]
-    context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris",
-                                  viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(
+        locale="fr-FR", timezone_id="Europe/Paris", viewport={"width": 1400, "height": 1000}
+    )
     context.set_default_timeout(20_000)
     pg = context.new_page()
     yield pg

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
 
 from .conftest import ROOT, start_server, stop_server
 from .helpers import expect_login_form
