@@ -23,6 +23,7 @@ dropped) and every failure is classified and recorded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import logging
@@ -146,7 +147,7 @@ def _claim(db: Database, mail_id: int) -> _Claimed | None:
     """Take the row if nobody else has: the ``UPDATE`` is the lock."""
     at = now()
     with db.transaction() as session:
-        result = session.execute(
+        result = session.connection().execute(
             update(OutboxMail)
             .where(OutboxMail.id == mail_id, _due(at))
             .values(
@@ -175,7 +176,7 @@ def backoff(attempts: int) -> timedelta:
     exponent = max(attempts - 1, 0)
     if exponent >= 20:  # 2**20 minutes is far beyond the cap
         return BACKOFF_MAX
-    return min(BACKOFF_BASE * (2**exponent), BACKOFF_MAX)
+    return min(BACKOFF_BASE * (1 << exponent), BACKOFF_MAX)
 
 
 def _record(db: Database, mail: _Claimed, failure: _Failure | None) -> OutboxStatus | None:
@@ -204,7 +205,7 @@ def _record(db: Database, mail: _Claimed, failure: _Failure | None) -> OutboxSta
             "next_attempt_at": at + backoff(mail.attempts),
         }
     with db.transaction() as session:
-        result = session.execute(
+        result = session.connection().execute(
             update(OutboxMail)
             .where(
                 OutboxMail.id == mail.id,
@@ -303,7 +304,10 @@ class _Connection:
             message_id=_message_id(mail, self.address),
             base_url=base_url,
         )
-        self._ensure()
+        try:
+            self._ensure()
+        except Exception as exc:
+            raise _ConnectError(exc) from exc
         self.client.smtp.sendmail(self.address, [recipient], message)
 
     def after_failure(self, failure: _Failure) -> None:
@@ -322,19 +326,15 @@ class _Connection:
         """Drop the socket without QUIT (a stalled server would make QUIT wait too)."""
         smtp = getattr(self.client, "smtp", None)
         if smtp is not None:
-            try:
+            with contextlib.suppress(OSError):
                 smtp.close()
-            except OSError:
-                pass
         self.open = False
         self.client.is_closed = True
 
     def close(self) -> None:
         if self.open:
-            try:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
                 self.client.smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                pass
         self.discard()
 
 
@@ -389,17 +389,26 @@ def build_message(
         group_messages=True,
         dkim=None,
     )
-    # Encoded and folded as RFC 2047 wants (yagmail leaves one overlong encoded word).
-    msg["Subject"] = Header(" ".join(subject.split()), "utf-8")
+    # Encoded and folded as RFC 2047 wants (yagmail: one overlong line, as_string() folds
+    # nothing unless given maxheaderlen).
+    msg["Subject"] = Header(" ".join(subject.split()), "utf-8", header_name="Subject")
     # yagmail's text/plain alternative is the HTML-escaped lines joined: put the body back.
     parts = msg.get_payload(0).get_payload()
     if parts and parts[0].get_content_type() == "text/plain":
         parts[0] = MIMEText("\n".join(lines), "plain", "utf-8")
-    return str(msg.as_string())
+    return str(msg.as_string(maxheaderlen=78))
 
 
 class _InvalidRecipient(ValueError):
     pass
+
+
+class _ConnectError(Exception):
+    """Connecting, STARTTLS or logging in failed: nothing of the mail itself is at fault."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 def _reply(code: int, text: bytes | str) -> str:
@@ -409,7 +418,9 @@ def _reply(code: int, text: bytes | str) -> str:
 
 
 def _timeout_text(smtp: SmtpSettings) -> str:
-    return f"Délai d'attente dépassé ({smtp.timeout:g} s) avec le serveur SMTP {smtp.host}:{smtp.port}"
+    return (
+        f"Délai d'attente dépassé ({smtp.timeout:g} s) avec le serveur SMTP {smtp.host}:{smtp.port}"
+    )
 
 
 def classify(exc: BaseException, smtp: SmtpSettings) -> _Failure:
@@ -424,6 +435,16 @@ def classify(exc: BaseException, smtp: SmtpSettings) -> _Failure:
 
 def _classify(exc: BaseException, smtp: SmtpSettings) -> _Failure:
     where = f"{smtp.host}:{smtp.port}"
+    if isinstance(exc, _ConnectError):
+        if isinstance(exc.cause, UnicodeError):
+            # smtplib encodes AUTH PLAIN/LOGIN in ASCII.
+            message = (
+                f"Connexion au serveur SMTP {where} impossible : l'identifiant ou le mot de "
+                "passe SMTP contient des caractères non ASCII, non pris en charge"
+            )
+        else:
+            message = _classify(exc.cause, smtp).message
+        return _Failure(message, server_down=True)
     if isinstance(exc, _InvalidRecipient):
         return _Failure(f"Adresse du destinataire invalide : {exc}", permanent=True)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -465,6 +486,8 @@ def _classify(exc: BaseException, smtp: SmtpSettings) -> _Failure:
             f"Erreur du serveur SMTP ({_reply(exc.smtp_code, exc.smtp_error)})",
             server_down=exc.smtp_code == 421,
         )
+    if isinstance(exc, smtplib.SMTPException):
+        return _Failure(f"Erreur SMTP : {exc}")
     if isinstance(exc, TimeoutError):
         return _Failure(_timeout_text(smtp), server_down=True)
     if isinstance(exc, ssl.SSLError | ssl.CertificateError):
@@ -479,8 +502,6 @@ def _classify(exc: BaseException, smtp: SmtpSettings) -> _Failure:
             f"Message impossible à transmettre (caractères non pris en charge) : {exc}",
             permanent=True,
         )
-    if isinstance(exc, smtplib.SMTPException):
-        return _Failure(f"Erreur SMTP : {exc}")
     return _Failure(f"Erreur inattendue lors de l'envoi : {type(exc).__name__}")
 
 
@@ -514,6 +535,7 @@ def deliver_pending(
     sent = retried = failed = 0
     connection: _Connection | None = None
     down: _Failure | None = None
+    down_logged = False
     try:
         for mail_id in ids:
             mail = _claim(db, mail_id)
@@ -527,7 +549,8 @@ def deliver_pending(
                     connection.send(mail, settings.base_url)
                 except Exception as exc:  # every failure is recorded, none escapes
                     failure = classify(exc, smtp)
-                    if not isinstance(exc, smtplib.SMTPException | OSError | ValueError):
+                    cause = exc.cause if isinstance(exc, _ConnectError) else exc
+                    if not isinstance(cause, smtplib.SMTPException | OSError | ValueError):
                         log.exception("Mail #%s : erreur inattendue (%s).", mail.id, name)
                     if failure.server_down:
                         down = failure
@@ -538,11 +561,14 @@ def deliver_pending(
                 sent += 1
             elif outcome is OutboxStatus.FAILED:
                 failed += 1
-                log.warning("Mail #%s en échec définitif : %s", mail.id, failure and failure.message)
+                log.warning(
+                    "Mail #%s en échec définitif : %s", mail.id, failure and failure.message
+                )
             elif outcome is OutboxStatus.PENDING:
                 retried += 1
-                if failure is not down or mail_id == ids[0]:
-                    log.info("Mail #%s à réessayer : %s", mail.id, failure and failure.message)
+                if failure is not None and not (failure is down and down_logged):
+                    log.info("Mail #%s à réessayer : %s", mail.id, failure.message)
+                    down_logged = failure is down
     finally:
         if connection is not None:
             connection.close()
@@ -688,4 +714,4 @@ def retry_failed(db: Database, ids: list[int] | None = None) -> int:
     if ids is not None:
         stmt = stmt.where(OutboxMail.id.in_(ids))
     with db.transaction() as session:
-        return int(session.execute(stmt).rowcount)
+        return int(session.connection().execute(stmt).rowcount)
