@@ -1,12 +1,13 @@
-"""Accueil: login, then who is connected. The registry pages come with st.navigation."""
+"""Entry point: the login gate, then the menu built from the user's role."""
 
 import streamlit as st
 
-from registre.web.auth import require_actor
-from registre.web.views import show_profile
+from registre.web.auth import mark_chrome_rendered, require_actor
+from registre.web.navigation import pages_for
 
 st.set_page_config(page_title="Registre des refus PDSES", page_icon="🏥", layout="wide")
 
-actor = require_actor()
-st.title("Registre des refus PDSES")
-show_profile(actor)
+actor = require_actor(entrypoint=True)
+page = st.navigation(pages_for(actor), position="top")
+mark_chrome_rendered()
+page.run()

@@ -11,6 +11,7 @@ password check and the lockout are ours (``registre.auth``, in the database). Tw
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import streamlit as st
@@ -18,20 +19,31 @@ import streamlit_authenticator as stauth
 
 from registre import auth
 from registre.actors import Actor
+from registre.errors import ConfigurationError
 from registre.models import Role
 from registre.web.resources import database, settings
+from registre.web.widgets import md
+
+logger = logging.getLogger(__name__)
 
 COOKIE_NAME = "registre_pdses_session"
 _ACTOR_KEY = "registre_actor"
+_CHROME_KEY = "registre_chrome_rendered"
 _MESSAGE_KEY = "registre_login_message"
 
 
 def _authenticator() -> Any:
     conf = settings()
+    try:
+        cookie_key = conf.require_cookie_key()
+    except ConfigurationError as exc:
+        logger.error("Configuration : %s", exc.message)
+        st.error(f"Configuration incomplète : {exc.message}", icon="⛔")
+        st.stop()
     return stauth.Authenticate(
         credentials={"usernames": {}},
         cookie_name=COOKIE_NAME,
-        cookie_key=conf.require_cookie_key(),
+        cookie_key=cookie_key,
         cookie_expiry_days=conf.cookie_expiry_days,
         auto_hash=False,
         login_sleep_time=0,
@@ -99,22 +111,38 @@ def _login_form(authenticator: Any) -> Actor | None:
     return result.actor
 
 
-def require_actor(roles: set[Role] | frozenset[Role] | None = None) -> Actor:
+def require_actor(
+    roles: set[Role] | frozenset[Role] | None = None, *, entrypoint: bool = False
+) -> Actor:
     """Return the logged-in account, or show the login form and stop the page.
 
-    Every page calls this first (a page opened by its URL right after a server start runs
-    without ``Home.py``). With ``roles``, any other role gets a refusal and the page stops.
+    ``Home.py`` calls it first at every run; every page file calls it again (a page opened
+    by its URL right after a server start runs without ``Home.py``). The sidebar and its
+    « Se déconnecter » are rendered once per run. With ``roles``, any other role gets a
+    refusal and the page stops.
     """
+    if not entrypoint and st.session_state.pop(_CHROME_KEY, False):
+        # Run through Home.py's navigation: it authenticated this very run and drew the
+        # sidebar and the cookie manager (a second one would collide).
+        actor = _session_actor()
+        if actor is None:
+            st.stop()
+    else:
+        st.session_state.pop(_CHROME_KEY, None)
+        actor = _authenticate_and_draw()
+    if roles is not None and actor.role not in roles:
+        st.error("Votre profil ne donne pas accès à cette page.")
+        st.stop()
+    return actor
+
+
+def _authenticate_and_draw() -> Actor:
     authenticator = _authenticator()
     actor = _session_actor() or _from_cookie(authenticator)
     if actor is None:
         actor = _login_form(authenticator)
         if actor is None:
             st.stop()
-    if roles is not None and actor.role not in roles:
-        st.error("Votre profil ne donne pas accès à cette page.")
-        _sidebar(authenticator, actor)
-        st.stop()
     _sidebar(authenticator, actor)
     if not st.session_state.get("authentication_status"):
         # Logged out just now: the cookie deletion component is on its way; show the form.
@@ -124,9 +152,15 @@ def require_actor(roles: set[Role] | frozenset[Role] | None = None) -> Actor:
     return actor
 
 
+def mark_chrome_rendered() -> None:
+    """Called by ``Home.py`` before running the selected page: the page's own gate must not
+    render the sidebar a second time in the same run."""
+    st.session_state[_CHROME_KEY] = True
+
+
 def _sidebar(authenticator: Any, actor: Actor) -> None:
     with st.sidebar:
-        st.markdown(f"**{actor.display_name}**  \n{actor.role_label}")
+        st.markdown(f"**{md(actor.display_name)}**  \n{actor.role_label}")
     if st.session_state.get("authentication_status"):
         authenticator.logout(
             button_name="Se déconnecter",

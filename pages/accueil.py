@@ -1,0 +1,41 @@
+"""Accueil: documents to download, who is connected, what awaits the establishment."""
+
+import streamlit as st
+
+from registre import documents, queries
+from registre.web.auth import require_actor
+from registre.web.navigation import DOSSIER, DOSSIER_READERS, ESTABLISHMENT_ROLES, REGISTRE
+from registre.web.resources import database
+from registre.web.views import show_profile
+from registre.web.widgets import show_flash
+
+actor = require_actor()
+
+st.title("Registre des refus PDSES")
+show_flash()
+show_profile(actor)
+
+if actor.role in ESTABLISHMENT_ROLES:
+    waiting = queries.count_awaiting_answers(database(), actor)
+    if waiting:
+        st.warning(f"🔔 {waiting} refus adressé(s) à votre établissement attend(ent) sa réponse.")
+    st.page_link(REGISTRE, label="Ouvrir le Registre des refus PDSES", icon="📋")
+
+if actor.role in DOSSIER_READERS:
+    with st.form("recherche-dossier"):
+        number = st.text_input("Numéro de dossier", placeholder="R-2026-000042")
+        if st.form_submit_button("Ouvrir le dossier") and number.strip():
+            st.switch_page(DOSSIER, query_params={"numero": number.strip()})
+
+st.header("Documents")
+docs = documents.list_documents()
+if not docs:
+    st.info("Aucun document n'est disponible pour le moment.")
+for doc in docs:
+    st.download_button(
+        f"⬇️ {doc.title} ({doc.size // 1024 + 1} ko)",
+        data=doc.read(),
+        file_name=doc.filename,
+        mime=doc.mime,
+        key=f"doc-{doc.filename}",
+    )

@@ -1,0 +1,317 @@
+"""Ajouter un nouveau refus / compléter un refus (guide §4): the requester's form, then the
+refusing establishments one at a time, then « Finaliser le dossier »."""
+
+from datetime import time
+from functools import partial
+
+import streamlit as st
+
+from registre import dossiers, queries
+from registre.errors import NotFound, PermissionDenied
+from registre.models import AGE_BAND_LABELS, SEX_LABELS, URGENCY_LABELS, LineState
+from registre.queries import RequesterView
+from registre.timeutil import to_paris
+from registre.web.actions import run_action
+from registre.web.auth import require_actor
+from registre.web.navigation import DOSSIER, REFUS, REGISTRE, WRITER_ROLES
+from registre.web.resources import database
+from registre.web.widgets import (
+    choice_select,
+    combine_paris,
+    enum_radio,
+    errors_for,
+    field_errors,
+    flash,
+    md,
+    paris_now,
+    show_flash,
+)
+
+actor = require_actor(WRITER_ROLES)
+db = database()
+params = st.query_params
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+dossier_id = _int(params.get("id"))
+view: RequesterView | None = None
+if dossier_id is not None:
+    try:
+        loaded = queries.get_dossier(db, actor, dossier_id=dossier_id)
+    except (NotFound, PermissionDenied) as exc:
+        st.error(exc.message)
+        st.stop()
+    if not isinstance(loaded, RequesterView) or not loaded.abilities["update"]:
+        st.info("Ce dossier n'est pas modifiable : il est affiché en lecture seule.")
+        st.page_link(DOSSIER, label="Voir le dossier", query_params={"numero": loaded.number})
+        st.stop()
+    view = loaded
+
+options = queries.form_options(db, actor)
+if view is None:
+    st.title("Ajouter un nouveau refus")
+else:
+    st.title(f"📝 Refus {view.number} — à compléter")
+show_flash()
+st.warning("ATTENTION : aucune donnée nominative ne doit être saisie dans ces champs.", icon="⚠️")
+
+errors = errors_for("dossier")
+key = f"d{view.id}v{view.version}" if view else "nouveau"
+requested = to_paris(view.requested_at) if view else paris_now()
+
+with st.form("dossier"):
+    if errors:
+        st.error("Le dossier n'a pas été enregistré : corrigez les champs signalés ci-dessous.")
+    st.text_input("Etablissement demandeur *", value=options.establishment, disabled=True)
+    c1, c2 = st.columns(2)
+    with c1:
+        service = choice_select(
+            "Service demandeur *",
+            options.services,
+            key=f"{key}-service",
+            value=view.requesting_service_id if view else options.default_service_id,
+        )
+        field_errors(errors, "requesting_service_id")
+    with c2:
+        specialty = choice_select(
+            "Spécialité PDSES *",
+            options.specialties,
+            key=f"{key}-specialite",
+            value=view.specialty_id if view else _int(params.get("specialite")),
+        )
+        field_errors(errors, "specialty_id")
+    c1, c2 = st.columns(2)
+    day = c1.date_input(
+        "Date et heure de la demande *",
+        value=requested.date(),
+        max_value=paris_now().date(),
+        format="DD/MM/YYYY",
+        key=f"{key}-date",
+    )
+    clock = c2.time_input(
+        "Heure de la demande *",
+        value=time(requested.hour, requested.minute),
+        step=60,
+        key=f"{key}-heure",
+    )
+    field_errors(errors, "requested_at")
+    age_band = enum_radio(
+        "Tranche d'âge du patient *",
+        AGE_BAND_LABELS,
+        key=f"{key}-age",
+        value=view.age_band if view else None,
+    )
+    field_errors(errors, "age_band")
+    sex = enum_radio("Sexe", SEX_LABELS, key=f"{key}-sexe", value=view.sex if view else None)
+    c1, c2 = st.columns(2)
+    with c1:
+        motif = choice_select(
+            "Motif de la demande *",
+            options.request_motifs,
+            key=f"{key}-motif",
+            value=view.request_motif_id if view else None,
+        )
+        field_errors(errors, "request_motif_id")
+    with c2:
+        other_motif = st.text_input(
+            "Autre motif de la demande",
+            key=f"{key}-autre",
+            value=(view.request_other_motif or "") if view else "",
+            help="Obligatoire si le motif de la demande est « Autre ».",
+        )
+        field_errors(errors, "request_other_motif")
+    urgency = enum_radio(
+        "Niveau d'urgence *",
+        URGENCY_LABELS,
+        key=f"{key}-urgence",
+        value=view.urgency if view else None,
+    )
+    field_errors(errors, "urgency")
+    c1, c2 = st.columns(2)
+    with c1:
+        destination = choice_select(
+            "Destination finale du patient",
+            options.destinations,
+            key=f"{key}-destination",
+            value=view.final_destination_id if view else None,
+            help="Obligatoire seulement pour finaliser le dossier.",
+        )
+        field_errors(errors, "final_destination_id")
+    with c2:
+        destination_est = choice_select(
+            "Établissement de destination",
+            queries.refuser_choices(db, actor),
+            key=f"{key}-destination-etab",
+            value=view.final_destination_establishment_id if view else None,
+            help="Si le patient a été transféré dans un autre établissement.",
+        )
+        field_errors(errors, "final_destination_establishment_id")
+    impact = st.checkbox(
+        "Ce refus a eu un impact sur la prise en charge du patient",
+        value=view.impact if view else False,
+        key=f"{key}-impact",
+        help="Un mail est envoyé automatiquement au directeur de votre établissement.",
+    )
+    impact_description = st.text_area(
+        "Description de l'impact",
+        key=f"{key}-impact-desc",
+        value=(view.impact_description or "") if view else "",
+        help="Obligatoire si la case ci-dessus est cochée.",
+    )
+    field_errors(errors, "impact_description")
+    comments = st.text_area(
+        "Commentaires", key=f"{key}-commentaires", value=(view.comments or "") if view else ""
+    )
+    field_errors(errors, "comments")
+    saved = st.form_submit_button("Enregistrer", type="primary")
+
+if saved:
+    data = dossiers.DossierInput(
+        requesting_service_id=service,
+        specialty_id=specialty,
+        requested_at=combine_paris(day, clock),
+        age_band=age_band,
+        sex=sex,
+        request_motif_id=motif,
+        request_other_motif=other_motif,
+        urgency=urgency,
+        final_destination_id=destination,
+        final_destination_establishment_id=destination_est,
+        impact=impact,
+        impact_description=impact_description,
+        comments=comments,
+    )
+    if view is None:
+        created = run_action("dossier", partial(dossiers.create_draft, db, actor, data))
+        if created is not None:
+            flash(
+                f"Refus {created.value.number} enregistré. Ajoutez maintenant les établissements "
+                "refuseurs."
+            )
+            st.switch_page(REFUS, query_params={"id": str(created.value.id)})
+    else:
+        update = partial(dossiers.update_draft, db, actor, view.id, data, view.version)
+        if run_action("dossier", update):
+            flash("Modifications enregistrées.")
+            st.rerun()
+
+if view is None:
+    st.stop()
+
+# --- refusing establishments ----------------------------------------------------------------
+
+st.header("Établissements refuseurs")
+line_errors = errors_for("ligne")
+field_errors(errors, "lines")
+editing = st.session_state.get("ligne-en-cours")
+editing_line = next((ln for ln in view.lines if ln.id == editing), None)
+if not view.lines:
+    st.info("Aucun établissement refuseur pour le moment : ajoutez-les un par un ci-dessous.")
+for line in view.lines:
+    with st.container(border=True):
+        c1, c2, c3 = st.columns([3, 3, 1], vertical_alignment="center")
+        holder = " — **titulaire de la ligne PDSES**" if line.is_line_holder else ""
+        c1.markdown(
+            f"{line.icon} **{md(line.refusing_establishment)}**{holder}  \n{md(line.state_label)}"
+        )
+        detail = md(line.refusal_motif)
+        if line.other_motif:
+            detail += f" : {md(line.other_motif)}"
+        if line.comments:
+            detail += f"  \n{md(line.comments)}"
+        c2.markdown(detail)
+        if c3.button("Modifier", key=f"modifier-{line.id}"):
+            st.session_state["ligne-en-cours"] = line.id
+            st.rerun()
+        if line.state is LineState.PENDING and c3.button("Retirer", key=f"retirer-{line.id}"):
+            remove = partial(dossiers.remove_line, db, actor, view.id, line.id, view.version)
+            if run_action("ligne", remove):
+                flash("Établissement refuseur retiré.")
+                st.rerun()
+
+line_key = f"l{editing_line.id}v{editing_line.version}" if editing_line else f"l-new-{view.version}"
+with st.form("refuseur", clear_on_submit=False):
+    st.subheader("Modifier le refuseur" if editing_line else "Ajouter un établissement refuseur")
+    refuser = choice_select(
+        "Etablissement refuseur *",
+        queries.refuser_choices(db, actor, view.requesting_service_id),
+        key=f"{line_key}-etab",
+        value=editing_line.refusing_establishment_id if editing_line else None,
+    )
+    field_errors(line_errors, "refusing_establishment_id")
+    refusal_motif = choice_select(
+        "Motif du refus *",
+        options.refusal_motifs,
+        key=f"{line_key}-motif",
+        value=editing_line.refusal_motif_id if editing_line else None,
+    )
+    field_errors(line_errors, "refusal_motif_id")
+    line_other = st.text_input(
+        "Autre motif",
+        key=f"{line_key}-autre",
+        value=(editing_line.other_motif or "") if editing_line else "",
+        help="Obligatoire si le motif du refus est « Autre ».",
+    )
+    field_errors(line_errors, "other_motif")
+    line_comments = st.text_area(
+        "Commentaires",
+        key=f"{line_key}-commentaires",
+        value=(editing_line.comments or "") if editing_line else "",
+    )
+    field_errors(line_errors, "comments")
+    label = "Enregistrer les modifications" if editing_line else "Ajouter le refuseur"
+    add = st.form_submit_button(label, type="primary")
+    cancel = st.form_submit_button("Annuler la modification") if editing_line else False
+
+if cancel:
+    st.session_state.pop("ligne-en-cours", None)
+    st.rerun()
+if add:
+    line_data = dossiers.LineInput(
+        refusing_establishment_id=refuser,
+        refusal_motif_id=refusal_motif,
+        other_motif=line_other,
+        comments=line_comments,
+    )
+    if editing_line is not None:
+        done = run_action(
+            "ligne",
+            partial(
+                dossiers.edit_line, db, actor, view.id, editing_line.id, line_data, view.version
+            ),
+        )
+    else:
+        done = run_action(
+            "ligne", partial(dossiers.add_line, db, actor, view.id, line_data, view.version)
+        )
+    if done:
+        st.session_state.pop("ligne-en-cours", None)
+        flash("Établissement refuseur enregistré.")
+        st.rerun()
+
+# --- finalise / abandon -------------------------------------------------------------------------
+
+st.divider()
+st.markdown(
+    "Quand tous les établissements refuseurs sont saisis et la destination finale du "
+    "patient connue, finalisez le dossier : les établissements refuseurs sont alors "
+    "informés par mail."
+)
+if view.abilities["finalise"] and st.button("Finaliser le dossier", type="primary"):
+    result = run_action("dossier", partial(dossiers.finalise, db, actor, view.id, view.version))
+    if result is not None:
+        flash(
+            f"Dossier {result.value.number} finalisé : les établissements refuseurs sont informés."
+        )
+        st.switch_page(REGISTRE)
+if view.abilities["abandon"]:
+    with st.expander("Abandonner ce brouillon"):
+        reason = st.text_input("Motif de l'abandon", key=f"{key}-abandon")
+        abandon = partial(dossiers.abandon, db, actor, view.id, reason, view.version)
+        if st.button("Abandonner le brouillon") and run_action("abandon", abandon):
+            flash(f"Brouillon {view.number} abandonné (il reste conservé et tracé).")
+            st.switch_page(REGISTRE)
+        field_errors(errors_for("abandon"), "reason")

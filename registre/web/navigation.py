@@ -1,0 +1,40 @@
+"""The menu, built from the user's role (the guide's horizontal menu with its « PDSES »
+entry). A page appears only when its role may use it; the pages check again themselves."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from registre.actors import Actor
+from registre.models import Role
+
+ESTABLISHMENT_ROLES = frozenset({Role.DECLARANT, Role.REFERENT, Role.COORDINATEUR, Role.DIRECTEUR})
+WRITER_ROLES = frozenset({Role.DECLARANT, Role.REFERENT, Role.COORDINATEUR})
+DOSSIER_READERS = ESTABLISHMENT_ROLES | {Role.ARS}
+
+ACCUEIL = "pages/accueil.py"
+REGISTRE = "pages/registre.py"
+REFUS = "pages/refus.py"
+DOSSIER = "pages/dossier.py"
+
+
+def pages_for(actor: Actor) -> dict[str, list[st.Page]]:
+    menu: dict[str, list[st.Page]] = {
+        "": [st.Page(ACCUEIL, title="Accueil", icon="🏠", url_path="accueil", default=True)]
+    }
+    pdses: list[st.Page] = []
+    if actor.role in ESTABLISHMENT_ROLES:
+        pdses.append(
+            st.Page(REGISTRE, title="Registre des refus PDSES", icon="📋", url_path="registre")
+        )
+    if actor.role in WRITER_ROLES:
+        pdses.append(
+            st.Page(REFUS, title="Refus", icon="📝", url_path="refus", visibility="hidden")
+        )
+    if actor.role in DOSSIER_READERS:
+        pdses.append(
+            st.Page(DOSSIER, title="Dossier", icon="📄", url_path="dossier", visibility="hidden")
+        )
+    if pdses:
+        menu["PDSES"] = pdses
+    return menu

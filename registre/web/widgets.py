@@ -1,0 +1,128 @@
+"""Form widgets shared by the pages: selects over reference lists, enum radios, error
+display next to each field, flash messages, formatting."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, time
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from registre.queries import Choice
+from registre.timeutil import PARIS, format_datetime, now, to_paris
+
+E = TypeVar("E", bound=enum.Enum)
+_FLASH = "registre_flash"
+_ERRORS = "registre_errors"
+PLACEHOLDER = "Choisir…"
+
+
+def choice_select(
+    label: str,
+    choices: Iterable[Choice],
+    *,
+    key: str,
+    value: int | None = None,
+    help: str | None = None,
+    disabled: bool = False,
+) -> int | None:
+    items = list(choices)
+    ids = [c.id for c in items]
+    labels = {c.id: c.label for c in items}
+    index = ids.index(value) if value in labels else None
+    selected: int | None = st.selectbox(
+        label,
+        ids,
+        index=index,
+        format_func=lambda i: labels.get(i, str(i)),
+        key=key,
+        placeholder=PLACEHOLDER,
+        help=help,
+        disabled=disabled,
+    )
+    return selected
+
+
+def enum_radio(
+    label: str, labels: Mapping[E, str], *, key: str, value: E | None = None
+) -> E | None:
+    options = list(labels)
+    index = options.index(value) if value is not None and value in labels else None
+    selected: E | None = st.radio(
+        label, options, index=index, format_func=lambda v: labels[v], key=key, horizontal=True
+    )
+    return selected
+
+
+def errors_for(scope: str) -> dict[str, list[str]]:
+    return dict(st.session_state.get(_ERRORS, {}).get(scope, {}))
+
+
+def set_errors(scope: str, errors: dict[str, list[str]]) -> None:
+    st.session_state.setdefault(_ERRORS, {})[scope] = errors
+
+
+def clear_errors(scope: str) -> None:
+    st.session_state.setdefault(_ERRORS, {}).pop(scope, None)
+
+
+def field_errors(errors: Mapping[str, list[str]], *fields: str) -> None:
+    for field in fields:
+        for message in errors.get(field, []):
+            st.error(message, icon="⚠️")
+
+
+def flash(message: str) -> None:
+    """A success message shown once, on the next run (after a switch of page or a rerun)."""
+    st.session_state[_FLASH] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop(_FLASH, None)
+    if message:
+        st.success(message, icon="✅")
+
+
+def paris_now() -> datetime:
+    return to_paris(now()).replace(second=0, microsecond=0)
+
+
+def combine_paris(day: date | None, clock: time | None) -> datetime | None:
+    """A date and a time typed in Paris local time, as an aware datetime."""
+    if day is None or clock is None:
+        return None
+    return datetime.combine(day, clock).replace(tzinfo=PARIS)
+
+
+def dt(value: datetime | None) -> str:
+    return format_datetime(value)
+
+
+def md(text: Any) -> str:
+    """Escape user text for st.markdown (no formatting, no HTML, no links)."""
+    value = str(text)
+    for char in "\\`*_{}[]()#+-.!|<>~$":
+        value = value.replace(char, "\\" + char)
+    return value.replace("\n", "  \n")
+
+
+def page_number(key: str, filters: object) -> int:
+    """The current page of a paginated list; back to 1 when the filters change."""
+    state = st.session_state.setdefault(f"{key}-pager", {"filters": filters, "page": 1})
+    if state["filters"] != filters:
+        state.update(filters=filters, page=1)
+    return int(state["page"])
+
+
+def pager(key: str, page: int, pages: int, total: int) -> None:
+    state = st.session_state[f"{key}-pager"]
+    left, middle, right = st.columns([1, 2, 1])
+    if left.button("◀ Précédents", key=f"{key}-prev", disabled=page <= 1):
+        state["page"] = max(1, page - 1)
+        st.rerun()
+    middle.caption(f"Page {page} sur {pages} — {total} élément(s)")
+    if right.button("Suivants ▶", key=f"{key}-next", disabled=page >= pages):
+        state["page"] = min(pages, page + 1)
+        st.rerun()
