@@ -59,6 +59,7 @@ class Settings:
     demo_mode: bool = False
     reminder_days: int = 7
     cookie_expiry_days: float = 0.5
+    background_duties: bool = True
 
     def require_cookie_key(self) -> str:
         """The cookie key signs the login cookie: a default one would let anyone forge it."""
@@ -121,4 +122,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         demo_mode=_truthy(get("REGISTRE_DEMO")),
         reminder_days=reminder_days,
         cookie_expiry_days=cookie_expiry_days,
+        background_duties=_truthy(get("REGISTRE_BACKGROUND") or "1"),
     )

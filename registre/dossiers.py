@@ -7,7 +7,7 @@ change, write the audit entry and the outbox mails. Any error leaves nothing beh
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -168,6 +168,30 @@ def _live_line(dossier: Dossier, line_id: int) -> RefuserLine:
 
 def _snapshot(obj: object, names: list[str]) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in names}
+
+
+def _audit(
+    session: Session,
+    actor: Actor,
+    action: str,
+    dossier: Dossier,
+    *,
+    line: RefuserLine | None = None,
+    side: str = "requester",
+    **details: Any,
+) -> None:
+    """An audit entry about a dossier (or one of its lines), tagged with the side that acted
+    so that the history can be cut to each viewer."""
+    audit.record(
+        session,
+        actor_id=actor.id,
+        action=action,
+        entity="refuser_line" if line is not None else "dossier",
+        entity_id=line.id if line is not None else dossier.id,
+        dossier_id=dossier.id,
+        side=side,
+        **details,
+    )
 
 
 def _touch(dossier: Dossier) -> None:
@@ -448,14 +472,11 @@ def create_draft(db: Database, actor: Actor, data: DossierInput) -> DossierRef:
         )
         session.add(dossier)
         session.flush()
-        audit.record(
+        _audit(
             session,
-            actor_id=actor.id,
-            action="dossier_created",
-            entity="dossier",
-            entity_id=dossier.id,
-            dossier_id=dossier.id,
-            side="requester",
+            actor,
+            "dossier_created",
+            dossier,
             number=dossier.number,
             changes=audit.diff({}, values),
         )
@@ -487,14 +508,11 @@ def update_draft(
         changes = audit.diff(before, values)
         if changes:
             _touch(dossier)
-            audit.record(
+            _audit(
                 session,
-                actor_id=actor.id,
-                action="dossier_updated",
-                entity="dossier",
-                entity_id=dossier.id,
-                dossier_id=dossier.id,
-                side="requester",
+                actor,
+                "dossier_updated",
+                dossier,
                 changes=changes,
             )
         _notify_impact(session, dossier)
@@ -531,14 +549,12 @@ def add_line(
             raise ConflictError(
                 "Cet établissement vient d'être ajouté par un autre utilisateur."
             ) from exc
-        audit.record(
+        _audit(
             session,
-            actor_id=actor.id,
-            action="line_added",
-            entity="refuser_line",
-            entity_id=line.id,
-            dossier_id=dossier.id,
-            side="requester",
+            actor,
+            "line_added",
+            dossier,
+            line=line,
             changes=audit.diff({}, values),
         )
         return line.id
@@ -567,14 +583,12 @@ def edit_line(
         changes = audit.diff(before, values)
         if changes:
             _touch(dossier)
-            audit.record(
+            _audit(
                 session,
-                actor_id=actor.id,
-                action="line_updated",
-                entity="refuser_line",
-                entity_id=line.id,
-                dossier_id=dossier.id,
-                side="requester",
+                actor,
+                "line_updated",
+                dossier,
+                line=line,
                 changes=changes,
             )
 
@@ -593,14 +607,12 @@ def remove_line(
         _allow(can_remove_line(actor, dossier, line))
         line.removed_at = now()
         _touch(dossier)
-        audit.record(
+        _audit(
             session,
-            actor_id=actor.id,
-            action="line_removed",
-            entity="refuser_line",
-            entity_id=line.id,
-            dossier_id=dossier.id,
-            side="requester",
+            actor,
+            "line_removed",
+            dossier,
+            line=line,
             refusing_establishment_id=line.refusing_establishment_id,
         )
 
@@ -638,17 +650,41 @@ def finalise(
                 line.notified_at = at
                 sent.append(line)
                 notifications.refusal_sent(session, dossier, line)
-        audit.record(
+        _audit(
             session,
-            actor_id=actor.id,
-            action="dossier_finalised",
-            entity="dossier",
-            entity_id=dossier.id,
-            dossier_id=dossier.id,
-            side="requester",
+            actor,
+            "dossier_finalised",
+            dossier,
             lines_sent=[ln.id for ln in sent],
         )
         _notify_impact(session, dossier)
+        session.flush()
+        return _ref(dossier)
+
+
+def _close_with_reason(
+    db: Database,
+    actor: Actor,
+    dossier_id: int,
+    expected_version: int | None,
+    *,
+    permission: Callable[[Actor, Dossier], Decision],
+    target: DossierState,
+    action: str,
+    reason: str | None,
+    reason_label: str,
+    reason_required: bool,
+) -> DossierRef:
+    """A state change that carries a written reason (reopen, abandon)."""
+    with _action(db, actor) as (session, actor):
+        dossier = _lock_dossier(session, dossier_id, expected_version)
+        _allow(permission(actor, dossier))
+        errors: list[FieldError] = []
+        cleaned = check_text(errors, "reason", reason_label, reason, required=reason_required)
+        raise_if(errors)
+        dossier.state = target
+        _touch(dossier)
+        _audit(session, actor, action, dossier, reason=cleaned)
         session.flush()
         return _ref(dossier)
 
@@ -660,26 +696,19 @@ def reopen(
     reason: str | None,
     expected_version: int | None = None,
 ) -> DossierRef:
-    with _action(db, actor) as (session, actor):
-        dossier = _lock_dossier(session, dossier_id, expected_version)
-        _allow(can_reopen(actor, dossier))
-        errors: list[FieldError] = []
-        cleaned = check_text(errors, "reason", LABELS["reason"], reason, required=True)
-        raise_if(errors)
-        dossier.state = DossierState.DRAFT
-        _touch(dossier)
-        audit.record(
-            session,
-            actor_id=actor.id,
-            action="dossier_reopened",
-            entity="dossier",
-            entity_id=dossier.id,
-            dossier_id=dossier.id,
-            side="requester",
-            reason=cleaned,
-        )
-        session.flush()
-        return _ref(dossier)
+    """A Coordinateur PDSES takes a finalised dossier back to draft, saying why."""
+    return _close_with_reason(
+        db,
+        actor,
+        dossier_id,
+        expected_version,
+        permission=can_reopen,
+        target=DossierState.DRAFT,
+        action="dossier_reopened",
+        reason=reason,
+        reason_label=LABELS["reason"],
+        reason_required=True,
+    )
 
 
 def abandon(
@@ -690,26 +719,18 @@ def abandon(
     expected_version: int | None = None,
 ) -> DossierRef:
     """Hide a draft that was never sent; it stays in the database and the audit trail."""
-    with _action(db, actor) as (session, actor):
-        dossier = _lock_dossier(session, dossier_id, expected_version)
-        _allow(can_abandon(actor, dossier))
-        errors: list[FieldError] = []
-        cleaned = check_text(errors, "reason", "Motif de l'abandon", reason)
-        raise_if(errors)
-        dossier.state = DossierState.ABANDONED
-        _touch(dossier)
-        audit.record(
-            session,
-            actor_id=actor.id,
-            action="dossier_abandoned",
-            entity="dossier",
-            entity_id=dossier.id,
-            dossier_id=dossier.id,
-            side="requester",
-            reason=cleaned,
-        )
-        session.flush()
-        return _ref(dossier)
+    return _close_with_reason(
+        db,
+        actor,
+        dossier_id,
+        expected_version,
+        permission=can_abandon,
+        target=DossierState.ABANDONED,
+        action="dossier_abandoned",
+        reason=reason,
+        reason_label="Motif de l'abandon",
+        reason_required=False,
+    )
 
 
 def answer(
@@ -762,13 +783,12 @@ def answer(
         line.answered_at = now()
         line.answered_by_id = actor.id
         line.state = LineState.ANSWERED
-        audit.record(
+        _audit(
             session,
-            actor_id=actor.id,
-            action="line_answered",
-            entity="refuser_line",
-            entity_id=line.id,
-            dossier_id=dossier.id,
+            actor,
+            "line_answered",
+            dossier,
+            line=line,
             side="refuser",
             line_id=line.id,
             changes={

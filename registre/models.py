@@ -438,7 +438,7 @@ class OutboxMail(Base):
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id"))
-    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    dedup_key: Mapped[str] = mapped_column(String(400), unique=True)
     status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus, "outbox_status"))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -22,6 +22,9 @@ from registre.models import Base
 from .factories import World, build_world
 
 PG_URL = os.environ.get("REGISTRE_TEST_DATABASE_URL")
+# In-process app runs (AppTest) must not start the background duties against test databases;
+# the end-to-end servers get their own environment and do run them.
+os.environ["REGISTRE_BACKGROUND"] = "0"
 
 
 class FakeClock:

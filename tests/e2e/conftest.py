@@ -68,6 +68,7 @@ def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
         **os.environ,
         "REGISTRE_DATABASE_URL": database_url,
         "REGISTRE_DEMO": "1",
+        "REGISTRE_BACKGROUND": "1",
         "REGISTRE_DEMO_PASSWORD": DEMO_PASSWORD,
         "REGISTRE_SECRETS_FILE": str(tmp / "no-secrets.toml"),
         **(extra_env or {}),

@@ -336,7 +336,7 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(length=300), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("dossier_id", sa.Integer(), nullable=True),
-        sa.Column("dedup_key", sa.String(length=200), nullable=False),
+        sa.Column("dedup_key", sa.String(length=400), nullable=False),
         sa.Column(
             "status",
             sa.Enum(
