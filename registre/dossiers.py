@@ -195,7 +195,9 @@ def _audit(
 
 
 def _touch(dossier: Dossier) -> None:
-    """Any change to a dossier or its lines bumps its version: concurrent edits conflict."""
+    """Once per action that changes a dossier or its lines: the version goes up by one, so a
+    form loaded before (``expected_version``) or a concurrent transaction conflicts."""
+    dossier.version += 1
     dossier.updated_at = now()
 
 
@@ -617,17 +619,37 @@ def remove_line(
         )
 
 
+@dataclass(frozen=True)
+class Destination:
+    """Where the patient finally went, given when finalising (SPEC §5: required only then)."""
+
+    final_destination_id: int | None
+    final_destination_establishment_id: int | None = None
+
+
 def finalise(
-    db: Database, actor: Actor, dossier_id: int, expected_version: int | None = None
+    db: Database,
+    actor: Actor,
+    dossier_id: int,
+    expected_version: int | None = None,
+    destination: Destination | None = None,
 ) -> DossierRef:
-    """Check everything, close the requester's part and tell the refusers (mails)."""
+    """Check everything, close the requester's part and tell the refusers (mails). With
+    ``destination``, the final destination is recorded in the same transaction."""
     with _action(db, actor) as (session, actor):
         dossier = _lock_dossier(session, dossier_id, expected_version)
         _allow(can_finalise(actor, dossier))
-        current = DossierInput(**_snapshot(dossier, _DOSSIER_FIELDS))
+        before = _snapshot(dossier, _DOSSIER_FIELDS)
+        current = DossierInput(**before)
+        if destination is not None:
+            current.final_destination_id = destination.final_destination_id
+            current.final_destination_establishment_id = (
+                destination.final_destination_establishment_id
+            )
         errors: list[FieldError] = []
+        values: dict[str, Any] = {}
         try:
-            _validate_dossier(session, actor, current, dossier, finalising=True)
+            values = _validate_dossier(session, actor, current, dossier, finalising=True)
         except ValidationError as exc:
             errors.extend(exc.errors)
         live = [ln for ln in dossier.lines if ln.removed_at is None]
@@ -639,6 +661,9 @@ def finalise(
                 )
             )
         raise_if(errors)
+        changes = audit.diff(before, values)
+        for name in changes:
+            setattr(dossier, name, values[name])
         at = now()
         dossier.state = DossierState.FINALISED
         dossier.finalised_at = at
@@ -656,6 +681,7 @@ def finalise(
             "dossier_finalised",
             dossier,
             lines_sent=[ln.id for ln in sent],
+            changes=changes,
         )
         _notify_impact(session, dossier)
         session.flush()
@@ -739,15 +765,14 @@ def answer(
     dossier_id: int,
     line_id: int,
     data: AnswerInput,
-    expected_version: int | None = None,
 ) -> None:
-    """The refusing establishment's own account of the refusal."""
+    """The refusing establishment's own account of the refusal. A double submission is
+    refused by the state (already answered); the requester's own edits of its statement on
+    this line (after a reopening) must not make the answer conflict, so no version check."""
     with _action(db, actor) as (session, actor):
         dossier = _lock_dossier(session, dossier_id, None)
         line = _live_line(dossier, line_id)
         _allow(can_answer(actor, dossier, line))
-        if expected_version is not None and line.version != expected_version:
-            raise ConflictError()
         errors: list[FieldError] = []
         understood = lookup_active(
             session,
@@ -813,7 +838,7 @@ def send_reminders(db: Database, days: int, *, limit: int = 1000) -> int:
                 RefuserLine.state == LineState.AWAITING,
                 RefuserLine.removed_at.is_(None),
                 RefuserLine.reminded_at.is_(None),
-                RefuserLine.notified_at <= cutoff,
+                RefuserLine.notified_at < cutoff,
             )
             .order_by(RefuserLine.id)
             .limit(limit)

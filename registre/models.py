@@ -362,7 +362,9 @@ class Dossier(Base):
         back_populates="dossier", order_by="RefuserLine.id"
     )
 
-    __mapper_args__: dict[str, Any] = {"version_id_col": version}
+    # Optimistic locking: every UPDATE checks the version read; the transitions raise it by
+    # exactly one per user action (``dossiers._touch``), whatever the number of flushes.
+    __mapper_args__: dict[str, Any] = {"version_id_col": version, "version_id_generator": False}
 
 
 class RefuserLine(Base):

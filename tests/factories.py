@@ -10,7 +10,7 @@ only) and ``admin``. Every password is ``PASSWORD``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from registre.db import Database
 from registre.dossiers import DossierInput, LineInput
 from registre.models import (
     AgeBand,
+    Dossier,
     Establishment,
     FinalDestination,
     RefusalMotif,
@@ -80,7 +81,10 @@ class World:
         ref = dossiers.create_draft(self.db, self.actor(by), self.dossier_input(**overrides))
         for est in lines:
             dossiers.add_line(self.db, self.actor(by), ref.id, self.line_input(est))
-        return ref
+        with self.db.read() as session:
+            current = session.get(Dossier, ref.id)
+            assert current is not None
+            return replace(ref, version=current.version)
 
     def finalised(
         self, by: str = "declarant_req", lines: tuple[str, ...] = ("ref",), **overrides: Any
