@@ -2,14 +2,18 @@
 
 import streamlit as st
 
-from registre.web.auth import mark_chrome_rendered, require_actor
-from registre.web.navigation import pages_for
+from registre.web.auth import mark_chrome_rendered, pending_target, require_actor
+from registre.web.navigation import find_page, pages_for
 from registre.web.resources import start_background_duties
 
 st.set_page_config(page_title="Registre des refus PDSES", page_icon="🏥", layout="wide")
 
 start_background_duties()
 actor = require_actor(entrypoint=True)
-page = st.navigation(pages_for(actor), position="top")
+menu = pages_for(actor)
+page = st.navigation(menu, position="top")
+target = pending_target()
+if target is not None and (wanted := find_page(menu, target[0])) is not None:
+    st.switch_page(wanted, query_params=target[1])
 mark_chrome_rendered()
 page.run()

@@ -102,7 +102,7 @@ if isinstance(view, RefuserView):
     elif view.abilities["answer"]:
         st.subheader("Répondre à ce refus")
         options = queries.form_options(db, actor)
-        errors = errors_for("reponse")
+        errors = errors_for(f"reponse-{view.line_id}")
         key = f"r{view.line_id}v{view.line_version}"
         with st.form("reponse"):
             understood = choice_select(
@@ -128,10 +128,8 @@ if isinstance(view, RefuserView):
                 other_motif=other,
                 comments=comments,
             )
-            answer = partial(
-                dossiers.answer, db, actor, view.id, view.line_id, data, view.line_version
-            )
-            if run_action("reponse", answer):
+            answer = partial(dossiers.answer, db, actor, view.id, view.line_id, data)
+            if run_action(f"reponse-{view.line_id}", answer):
                 flash(f"Réponse enregistrée pour le refus {view.number}.")
                 st.rerun()
 else:
@@ -164,14 +162,14 @@ else:
             st.switch_page(REFUS, query_params={"id": str(view.id)})
         if view.abilities["reopen"]:
             with st.expander("Réouvrir le dossier"):
-                errors = errors_for("reouverture")
+                errors = errors_for(f"reouverture-{view.id}")
                 with st.form("reouverture"):
                     reason = st.text_area("Motif de la réouverture *")
                     field_errors(errors, "reason")
                     reopen_clicked = st.form_submit_button("Réouvrir")
                 if reopen_clicked:
                     reopen = partial(dossiers.reopen, db, actor, view.id, reason, view.version)
-                    if run_action("reouverture", reopen):
+                    if run_action(f"reouverture-{view.id}", reopen):
                         flash(f"Dossier {view.number} réouvert : il peut de nouveau être complété.")
                         st.switch_page(REFUS, query_params={"id": str(view.id)})
 

@@ -58,7 +58,10 @@ else:
 show_flash()
 st.warning("ATTENTION : aucune donnée nominative ne doit être saisie dans ces champs.", icon="⚠️")
 
-errors = errors_for("dossier")
+SCOPE = f"dossier-{view.id if view else 'nouveau'}"
+LINE_SCOPE = f"ligne-{view.id if view else 'nouveau'}"
+FINAL_SCOPE = f"finalisation-{view.id if view else 'nouveau'}"
+errors = errors_for(SCOPE)
 key = f"d{view.id}v{view.version}" if view else "nouveau"
 requested = to_paris(view.requested_at) if view else paris_now()
 
@@ -130,25 +133,6 @@ with st.form("dossier"):
         value=view.urgency if view else None,
     )
     field_errors(errors, "urgency")
-    c1, c2 = st.columns(2)
-    with c1:
-        destination = choice_select(
-            "Destination finale du patient",
-            options.destinations,
-            key=f"{key}-destination",
-            value=view.final_destination_id if view else None,
-            help="Obligatoire seulement pour finaliser le dossier.",
-        )
-        field_errors(errors, "final_destination_id")
-    with c2:
-        destination_est = choice_select(
-            "Établissement de destination",
-            queries.refuser_choices(db, actor),
-            key=f"{key}-destination-etab",
-            value=view.final_destination_establishment_id if view else None,
-            help="Si le patient a été transféré dans un autre établissement.",
-        )
-        field_errors(errors, "final_destination_establishment_id")
     impact = st.checkbox(
         "Ce refus a eu un impact sur la prise en charge du patient",
         value=view.impact if view else False,
@@ -178,14 +162,17 @@ if saved:
         request_motif_id=motif,
         request_other_motif=other_motif,
         urgency=urgency,
-        final_destination_id=destination,
-        final_destination_establishment_id=destination_est,
+        # The destination is chosen in « Finaliser le dossier » below; an update keeps it.
+        final_destination_id=view.final_destination_id if view else None,
+        final_destination_establishment_id=view.final_destination_establishment_id
+        if view
+        else None,
         impact=impact,
         impact_description=impact_description,
         comments=comments,
     )
     if view is None:
-        created = run_action("dossier", partial(dossiers.create_draft, db, actor, data))
+        created = run_action(SCOPE, partial(dossiers.create_draft, db, actor, data))
         if created is not None:
             flash(
                 f"Refus {created.value.number} enregistré. Ajoutez maintenant les établissements "
@@ -194,7 +181,7 @@ if saved:
             st.switch_page(REFUS, query_params={"id": str(created.value.id)})
     else:
         update = partial(dossiers.update_draft, db, actor, view.id, data, view.version)
-        if run_action("dossier", update):
+        if run_action(SCOPE, update):
             flash("Modifications enregistrées.")
             st.rerun()
 
@@ -204,8 +191,7 @@ if view is None:
 # --- refusing establishments ----------------------------------------------------------------
 
 st.header("Établissements refuseurs")
-line_errors = errors_for("ligne")
-field_errors(errors, "lines")
+line_errors = errors_for(LINE_SCOPE)
 editing = st.session_state.get("ligne-en-cours")
 editing_line = next((ln for ln in view.lines if ln.id == editing), None)
 if not view.lines:
@@ -228,7 +214,7 @@ for line in view.lines:
             st.rerun()
         if line.state is LineState.PENDING and c3.button("Retirer", key=f"retirer-{line.id}"):
             remove = partial(dossiers.remove_line, db, actor, view.id, line.id, view.version)
-            if run_action("ligne", remove):
+            if run_action(LINE_SCOPE, remove):
                 flash("Établissement refuseur retiré.")
                 st.rerun()
 
@@ -278,14 +264,14 @@ if add:
     )
     if editing_line is not None:
         done = run_action(
-            "ligne",
+            LINE_SCOPE,
             partial(
                 dossiers.edit_line, db, actor, view.id, editing_line.id, line_data, view.version
             ),
         )
     else:
         done = run_action(
-            "ligne", partial(dossiers.add_line, db, actor, view.id, line_data, view.version)
+            LINE_SCOPE, partial(dossiers.add_line, db, actor, view.id, line_data, view.version)
         )
     if done:
         st.session_state.pop("ligne-en-cours", None)
@@ -300,18 +286,47 @@ st.markdown(
     "patient connue, finalisez le dossier : les établissements refuseurs sont alors "
     "informés par mail."
 )
-if view.abilities["finalise"] and st.button("Finaliser le dossier", type="primary"):
-    result = run_action("dossier", partial(dossiers.finalise, db, actor, view.id, view.version))
-    if result is not None:
-        flash(
-            f"Dossier {result.value.number} finalisé : les établissements refuseurs sont informés."
-        )
-        st.switch_page(REGISTRE)
+if view.abilities["finalise"]:
+    final_errors = errors_for(FINAL_SCOPE)
+    with st.form("finalisation"):
+        st.subheader("Finaliser le dossier")
+        c1, c2 = st.columns(2)
+        with c1:
+            destination = choice_select(
+                "Destination finale du patient *",
+                options.destinations,
+                key=f"{key}-destination",
+                value=view.final_destination_id,
+                help="Obligatoire pour finaliser le dossier.",
+            )
+            field_errors(final_errors, "final_destination_id")
+        with c2:
+            destination_est = choice_select(
+                "Établissement de destination",
+                queries.refuser_choices(db, actor),
+                key=f"{key}-destination-etab",
+                value=view.final_destination_establishment_id,
+                help="Obligatoire si le patient a été transféré dans un autre établissement.",
+            )
+            field_errors(final_errors, "final_destination_establishment_id")
+        shown = {"final_destination_id", "final_destination_establishment_id"}
+        field_errors(final_errors, *(f for f in final_errors if f not in shown))
+        finalise_clicked = st.form_submit_button("Finaliser le dossier", type="primary")
+    if finalise_clicked:
+        target = dossiers.Destination(destination, destination_est)
+        finalise = partial(dossiers.finalise, db, actor, view.id, view.version, target)
+        result = run_action(FINAL_SCOPE, finalise)
+        if result is not None:
+            flash(
+                f"Dossier {result.value.number} finalisé : les établissements refuseurs sont "
+                "informés."
+            )
+            st.switch_page(REGISTRE)
 if view.abilities["abandon"]:
     with st.expander("Abandonner ce brouillon"):
         reason = st.text_input("Motif de l'abandon", key=f"{key}-abandon")
         abandon = partial(dossiers.abandon, db, actor, view.id, reason, view.version)
-        if st.button("Abandonner le brouillon") and run_action("abandon", abandon):
+        if st.button("Abandonner le brouillon") and run_action(f"abandon-{view.id}", abandon):
             flash(f"Brouillon {view.number} abandonné (il reste conservé et tracé).")
             st.switch_page(REGISTRE)
-        field_errors(errors_for("abandon"), "reason")
+        field_errors(errors_for(f"abandon-{view.id}"), "reason")

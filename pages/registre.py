@@ -10,9 +10,9 @@ from registre.models import DossierState, LineState
 from registre.permissions import can_create
 from registre.timeutil import PARIS
 from registre.web.auth import require_actor
-from registre.web.navigation import DOSSIER, ESTABLISHMENT_ROLES, REFUS
+from registre.web.navigation import DOSSIER, ESTABLISHMENT_ROLES, REFUS, WRITER_ROLES
 from registre.web.resources import database
-from registre.web.widgets import choice_select, dt, md, page_number, pager, show_flash
+from registre.web.widgets import choice_select, clear_errors, dt, md, page_number, pager, show_flash
 from registre.workflow import DOSSIER_STATE_LABELS, LINE_STATE_LABELS
 
 actor = require_actor(ESTABLISHMENT_ROLES)
@@ -32,6 +32,7 @@ with new:
                 if specialty is None:
                     st.error("Sélectionnez une spécialité PDS-ES pour saisir un nouveau refus.")
                 else:
+                    clear_errors("dossier-nouveau")  # a fresh form, not the last abandoned one
                     st.switch_page(REFUS, query_params={"specialite": str(specialty)})
 
 # --- the establishment's dossiers ------------------------------------------------------
@@ -81,7 +82,9 @@ else:
         col.markdown(f"**{title}**")
     for row in result.items:
         cols = st.columns(WIDTHS, vertical_alignment="center")
-        target = REFUS if row.state is DossierState.DRAFT else DOSSIER
+        # A draft opens on its form for those who write, read-only elsewhere.
+        editable = row.state is DossierState.DRAFT and actor.role in WRITER_ROLES
+        target = REFUS if editable else DOSSIER
         if cols[0].button(
             f"{row.icon} {row.number}",
             key=f"ouvrir-{row.id}",

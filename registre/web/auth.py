@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlparse
 
 import streamlit as st
 import streamlit_authenticator as stauth
@@ -29,6 +30,9 @@ logger = logging.getLogger(__name__)
 COOKIE_NAME = "registre_pdses_session"
 _ACTOR_KEY = "registre_actor"
 _CHROME_KEY = "registre_chrome_rendered"
+_TARGET_KEY = "registre_after_login"
+_JUST_IN_KEY = "registre_just_logged_in"
+_LOGGED_OUT_KEY = "registre_logged_out"
 _MESSAGE_KEY = "registre_login_message"
 
 
@@ -86,10 +90,20 @@ def _from_cookie(authenticator: Any) -> Actor | None:
     return actor
 
 
+def _remember_target() -> None:
+    """The page asked for before login (a mail's link to a dossier), to open it after."""
+    path = urlparse(st.context.url or "").path.strip("/").split("/")[-1]
+    if path and path not in {"accueil", "Home"}:
+        st.session_state[_TARGET_KEY] = (path, st.query_params.to_dict())
+
+
 def _login_form(authenticator: Any) -> Actor | None:
+    _remember_target()
     area = st.empty()
     with area.container():
         st.title("Registre des refus PDSES")
+        if st.session_state.pop(_LOGGED_OUT_KEY, False):
+            st.info("Vous êtes déconnecté.")
         with st.form("connexion", clear_on_submit=False):
             st.subheader("Connexion")
             username = st.text_input("Identifiant", autocomplete="username")
@@ -105,6 +119,7 @@ def _login_form(authenticator: Any) -> Actor | None:
         message.error(result.message)
         return None
     _start_session(result.actor)
+    st.session_state[_JUST_IN_KEY] = True
     area.empty()
     # The cookie component is rendered outside ``area`` so that clearing the form keeps it.
     authenticator.cookie_controller.set_cookie()
@@ -145,11 +160,22 @@ def _authenticate_and_draw() -> Actor:
             st.stop()
     _sidebar(authenticator, actor)
     if not st.session_state.get("authentication_status"):
-        # Logged out just now: the cookie deletion component is on its way; show the form.
-        st.info("Vous êtes déconnecté.")
+        # Logged out just now: the cookie deletion component is on its way (it reruns the
+        # script); show the form now and say so on that rerun too.
+        st.session_state[_LOGGED_OUT_KEY] = True
+        st.session_state.pop(_TARGET_KEY, None)
         _login_form(authenticator)
         st.stop()
     return actor
+
+
+def pending_target() -> tuple[str, dict[str, str]] | None:
+    """The page asked for before login, once the login's own run is over (switching page in
+    that run would lose the cookie being written: DEVELOPERS.md trap 2)."""
+    if st.session_state.pop(_JUST_IN_KEY, False):
+        return None
+    target: tuple[str, dict[str, str]] | None = st.session_state.pop(_TARGET_KEY, None)
+    return target
 
 
 def mark_chrome_rendered() -> None:

@@ -38,3 +38,11 @@ def pages_for(actor: Actor) -> dict[str, list[st.Page]]:
     if pdses:
         menu["PDSES"] = pdses
     return menu
+
+
+def find_page(menu: dict[str, list[st.Page]], url_path: str) -> st.Page | None:
+    for pages in menu.values():
+        for page in pages:
+            if page.url_path == url_path:
+                return page
+    return None
