@@ -86,3 +86,14 @@ def test_logout_returns_to_the_login_form(app_env):
     assert [ti.label for ti in at.text_input] == ["Identifiant", "Mot de passe"]
     assert not any(b.label == "Se déconnecter" for b in at.sidebar.button)
     assert "Sud Francilien" not in " ".join(m.value for m in at.markdown)
+
+
+def test_missing_cookie_key_outside_demo_is_a_clear_french_error(app_env, monkeypatch, tmp_path):
+    monkeypatch.delenv("REGISTRE_COOKIE_KEY")
+    monkeypatch.delenv("REGISTRE_DEMO", raising=False)
+    monkeypatch.setenv("REGISTRE_SECRETS_FILE", str(tmp_path / "absent.toml"))
+    at = _home()
+    assert not at.exception
+    assert len(at.error) == 1
+    assert "REGISTRE_COOKIE_KEY n'est pas défini" in at.error[0].value
+    assert not at.text_input  # no login form without a key to sign its cookie
