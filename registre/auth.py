@@ -7,6 +7,7 @@ success, failure and lockout is audited. The message never says whether the acco
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -26,9 +27,11 @@ LOCK_DURATION = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_BYTES = 72
 LOGIN_FAILED_MESSAGE = "Identifiant ou mot de passe incorrect."
-LOCKED_MESSAGE = (
-    "Trop de tentatives de connexion échouées : ce compte est temporairement verrouillé. "
-    "Réessayez dans 15 minutes ou contactez l'administrateur."
+# Shown under the form to everyone, so that a locked account answers exactly like a wrong
+# password or an unknown identifier: the message never tells whether an account exists.
+LOCKOUT_NOTICE = (
+    "Après 5 essais infructueux, le compte est verrouillé pendant 15 minutes. En cas de "
+    "difficulté, contactez l'administrateur du registre."
 )
 
 # A real hash, checked against when the account does not exist, so that the answer takes the
@@ -73,12 +76,15 @@ def normalise_username(username: str) -> str:
     return (username or "").strip().lower()
 
 
-def _load_account(session: Session, username: str) -> Account | None:
-    return session.scalars(
+def _load_account(session: Session, username: str, *, for_update: bool = False) -> Account | None:
+    query = (
         select(Account)
         .where(Account.username == normalise_username(username))
         .options(selectinload(Account.specialties), selectinload(Account.departements))
-    ).one_or_none()
+    )
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).one_or_none()
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,13 @@ class LoginResult:
     ok: bool
     message: str = ""
     actor: Actor | None = None
+    locked: bool = False  # for the audit and the tests; never shown differently to the user
+
+
+def _hidden_identifier(username: str) -> str:
+    """What was typed in « Identifiant » for an unknown account may be a mistyped password:
+    only a digest is kept in the audit trail."""
+    return "sha256:" + hashlib.sha256(username.encode("utf-8")).hexdigest()[:16]
 
 
 def authenticate(db: Database, username: str, password: str) -> LoginResult:
@@ -94,7 +107,8 @@ def authenticate(db: Database, username: str, password: str) -> LoginResult:
     if not username or not password:
         return LoginResult(False, "Saisissez votre identifiant et votre mot de passe.")
     with db.transaction() as session:
-        account = _load_account(session, username)
+        # The row is locked: parallel attempts cannot lose an increment of the counter.
+        account = _load_account(session, username, for_update=True)
         at = now()
         if account is None or not account.active:
             check_password(password, _DUMMY_HASH.decode("ascii"))
@@ -104,7 +118,7 @@ def authenticate(db: Database, username: str, password: str) -> LoginResult:
                 action="login_failed",
                 entity="account",
                 entity_id=account.id if account else None,
-                username=username,
+                username=username if account else _hidden_identifier(username),
                 reason="inactive" if account else "unknown",
             )
             return LoginResult(False, LOGIN_FAILED_MESSAGE)
@@ -117,7 +131,7 @@ def authenticate(db: Database, username: str, password: str) -> LoginResult:
                 entity="account",
                 entity_id=account.id,
             )
-            return LoginResult(False, LOCKED_MESSAGE)
+            return LoginResult(False, LOGIN_FAILED_MESSAGE, locked=True)
         if not check_password(password, account.password_hash):
             account.failed_attempts += 1
             audit.record(
@@ -139,7 +153,7 @@ def authenticate(db: Database, username: str, password: str) -> LoginResult:
                     entity_id=account.id,
                     until=account.locked_until,
                 )
-                return LoginResult(False, LOCKED_MESSAGE)
+                return LoginResult(False, LOGIN_FAILED_MESSAGE, locked=True)
             return LoginResult(False, LOGIN_FAILED_MESSAGE)
         account.failed_attempts = 0
         account.locked_until = None

@@ -50,7 +50,7 @@ class SmtpSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str
+    database_url: str = field(repr=False)  # may carry a password
     smtp: SmtpSettings | None
     mail_from: str
     base_url: str

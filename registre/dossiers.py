@@ -333,6 +333,20 @@ def _validate_dossier(
     if not data.impact:
         values["impact_description"] = None
     values["comments"] = check_text(errors, "comments", LABELS["comments"], data.comments)
+    if current is not None and any(
+        ln.removed_at is None and ln.state is not LineState.PENDING for ln in current.lines
+    ):
+        # The refusers were told this number, date, specialty and service: they stay as sent.
+        for name in ("requesting_service_id", "specialty_id", "requested_at"):
+            if values[name] is not None and values[name] != getattr(current, name):
+                errors.append(
+                    FieldError(
+                        name,
+                        f"« {LABELS[name]} » ne peut plus être modifié : "
+                        "les établissements refuseurs en ont été "
+                        "informés.",
+                    )
+                )
     raise_if(errors)
     return values
 
@@ -446,8 +460,9 @@ def _next_number(session: Session, year: int) -> str:
 
 
 def _notify_impact(session: Session, dossier: Dossier) -> None:
-    if dossier.impact and dossier.impact_notified_at is None:
-        notifications.impact_on_care(session, dossier)
+    """Once per dossier; not marked done while nobody could be told (no director yet)."""
+    pending = dossier.impact and dossier.impact_notified_at is None
+    if pending and notifications.impact_on_care(session, dossier):
         dossier.impact_notified_at = now()
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from registre.actors import Actor
@@ -394,10 +394,13 @@ def _page_bounds(page: int, page_size: int) -> tuple[int, int]:
     return max(page, 1), size
 
 
-def _paginate(session: Session, query: Any, page: int, size: int) -> tuple[list[Any], int]:
+def _paginate(session: Session, query: Any, page: int, size: int) -> tuple[list[Any], int, int]:
+    """Rows of one page, the total, and the page actually served (clamped to the last one:
+    a list that shrank meanwhile never shows an empty page)."""
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    page = min(page, max(1, -(-total // size)))
     rows = list(session.execute(query.limit(size).offset((page - 1) * size)))
-    return rows, total
+    return rows, total, page
 
 
 def list_establishment_dossiers(
@@ -454,7 +457,7 @@ def list_establishment_dossiers(
             query = query.where(Dossier.requested_at >= date_from)
         if date_to is not None:
             query = query.where(Dossier.requested_at < date_to)
-        rows, total = _paginate(session, query, page, size)
+        rows, total, page = _paginate(session, query, page, size)
         items = [
             DossierRow(
                 id=r[0],
@@ -512,10 +515,11 @@ def list_incoming_lines(
                 RefuserLine.removed_at.is_(None),
             )
             .order_by(
-                RefuserLine.state.desc(), RefuserLine.notified_at.desc(), RefuserLine.id.desc()
+                case((RefuserLine.state == LineState.AWAITING, 0), else_=1),
+                RefuserLine.notified_at.desc(),
+                RefuserLine.id.desc(),
             )
         )
-        # "reponse_attendue" sorts after "repondu" alphabetically: desc puts 🔔 first.
         if state is None:
             query = query.where(RefuserLine.state.in_([LineState.AWAITING, LineState.ANSWERED]))
         elif state is LineState.PENDING:
@@ -526,7 +530,7 @@ def list_incoming_lines(
             query = query.where(Dossier.specialty_id.in_(actor.specialty_ids))
         if specialty_id is not None:
             query = query.where(Dossier.specialty_id == specialty_id)
-        rows, total = _paginate(session, query, page, size)
+        rows, total, page = _paginate(session, query, page, size)
         items = [
             IncomingRow(
                 line_id=r[0],
@@ -715,9 +719,15 @@ def refuser_choices(db: Database, actor: Actor, service_id: int | None = None) -
         actor = fresh_actor(session, actor)
         if actor.establishment_id is None:
             raise PermissionDenied("Votre compte n'est rattaché à aucun établissement.")
+        own_service = service_id is not None and session.scalar(
+            select(Service.id).where(
+                Service.id == service_id, Service.establishment_id == actor.establishment_id
+            )
+        )
+        # Another establishment's service would reveal whom that service sends patients to.
         scope = (
             Dossier.requesting_service_id == service_id
-            if service_id is not None
+            if own_service
             else Dossier.requesting_establishment_id == actor.establishment_id
         )
         usage = (

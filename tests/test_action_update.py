@@ -31,7 +31,7 @@ from registre.models import (
 )
 from registre.timeutil import now
 
-from .factories import PASSWORD
+from .factories import PASSWORD, at
 
 ACTORS = [
     "declarant_req",
@@ -400,3 +400,24 @@ def test_the_impact_mail_is_sent_at_most_once_across_updates(world, clock):
         )
     assert [m.recipient for m in impact_mails()] == ["directeur-req@example.org"]
     assert load(world, ref.id).impact_notified_at == first_at
+
+
+def test_what_the_refusers_were_told_cannot_change_after_a_reopening(world, clock):
+    """Number, date, specialty and service were in the refusers' mail: they stay as sent."""
+    ref = world.finalised("coordinateur_req", lines=("ref",))
+    actor = world.actor("coordinateur_req")
+    reopened = dossiers.reopen(world.db, actor, ref.id, "Compléter les commentaires")
+    for change in (
+        {"specialty_id": world.specialty["ORL"]},
+        {"requested_at": at(2026, 11, 25, 23, 0)},
+    ):
+        data = world.dossier_input(
+            final_destination_id=world.destination["Retour à domicile"], **change
+        )
+        with pytest.raises(ValidationError) as exc:
+            dossiers.update_draft(world.db, actor, ref.id, data, reopened.version)
+        assert "ne peut plus être modifié" in " ".join(exc.value.by_field()[next(iter(change))])
+    same = world.dossier_input(
+        final_destination_id=world.destination["Retour à domicile"], comments="Précision ajoutée"
+    )
+    assert dossiers.update_draft(world.db, actor, ref.id, same, reopened.version)

@@ -81,9 +81,10 @@ def test_lockout_after_five_failures_for_fifteen_minutes(world, clock):
         )
         assert _account(world.db, "referent-ref").failed_attempts == attempt
     fifth = auth.authenticate(world.db, "referent-ref", "faux")
-    assert fifth.message == auth.LOCKED_MESSAGE
-    # locked: even the right password is refused, and said so
-    assert auth.authenticate(world.db, "referent-ref", PASSWORD).message == auth.LOCKED_MESSAGE
+    assert fifth.locked and fifth.message == auth.LOGIN_FAILED_MESSAGE
+    # locked: even the right password is refused, with the very same message
+    locked = auth.authenticate(world.db, "referent-ref", PASSWORD)
+    assert not locked.ok and locked.locked and locked.message == auth.LOGIN_FAILED_MESSAGE
     clock.advance(minutes=14, seconds=59)
     assert not auth.authenticate(world.db, "referent-ref", PASSWORD).ok
     clock.advance(seconds=2)
@@ -112,9 +113,7 @@ def test_lockout_lives_in_the_database(world, session_db):
         auth.authenticate(world.db, "coordinateur-req", "faux")
     other = Database(session_db.url)
     try:
-        assert auth.authenticate(other, "coordinateur-req", PASSWORD).message == (
-            auth.LOCKED_MESSAGE
-        )
+        assert auth.authenticate(other, "coordinateur-req", PASSWORD).locked
     finally:
         other.dispose()
 
@@ -139,3 +138,30 @@ def test_change_password(world):
     auth.change_password(world.db, actor, PASSWORD, "nouveau-mot-de-passe-1")
     assert auth.authenticate(world.db, "declarant-req", "nouveau-mot-de-passe-1").ok
     assert not auth.authenticate(world.db, "declarant-req", PASSWORD).ok
+
+
+def test_a_locked_account_answers_like_an_unknown_one(world):
+    """The message never tells whether the account exists (issue 2, §9)."""
+    for _ in range(auth.MAX_FAILURES + 1):
+        known = auth.authenticate(world.db, "declarant-ref", "faux")
+        unknown = auth.authenticate(world.db, "personne-ici", "faux")
+    assert known.locked
+    assert known.message == unknown.message == auth.LOGIN_FAILED_MESSAGE
+
+
+def test_an_unknown_identifier_is_not_kept_in_clear(world):
+    auth.authenticate(world.db, "mon-mot-de-passe-tape-ici", "faux")
+    with world.db.read() as s:
+        entry = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "login_failed").order_by(AuditEntry.id)
+        ).all()[-1]
+    assert "mon-mot-de-passe" not in repr(entry.details)
+    assert entry.details["username"].startswith("sha256:")
+
+
+def test_the_database_password_is_not_in_the_settings_repr(tmp_path, monkeypatch):
+    from registre.config import load_settings
+
+    monkeypatch.setenv("REGISTRE_SECRETS_FILE", str(tmp_path / "absent.toml"))
+    settings = load_settings({"REGISTRE_DATABASE_URL": "postgresql://reg:S3cretPw@db/registre"})
+    assert "S3cretPw" not in repr(settings)

@@ -152,3 +152,21 @@ def test_reminder_mail_after_n_days_once(world, smtp_server, clock, days):
         assert f"plus de {days} jours" in m.text
         for secret in SECRETS:
             assert secret not in m.text + m.html
+
+
+def test_impact_mail_waits_for_a_director_to_exist(world, smtp_server):
+    """No director account yet: the mail is not marked sent, it goes when one exists."""
+    from sqlalchemy import select
+
+    from registre.models import Account
+
+    with world.db.transaction() as s:
+        s.scalars(select(Account).where(Account.username == "directeur-req")).one().active = False
+    ref = world.draft("declarant_req", impact=True, impact_description="Retard")
+    assert mailer.outbox_rows(world.db) == []
+    with world.db.transaction() as s:
+        s.scalars(select(Account).where(Account.username == "directeur-req")).one().active = True
+    data = world.dossier_input(impact=True, impact_description="Retard de deux heures")
+    dossiers.update_draft(world.db, world.actor("declarant_req"), ref.id, data)
+    mailer.deliver_pending(world.db, smtp_settings(smtp_server))
+    assert [m.rcpt_tos for m in smtp_server.wait_for(1)] == [("directeur-req@example.org",)]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from registre.auth import LOCKED_MESSAGE, LOGIN_FAILED_MESSAGE, MAX_FAILURES
+from registre.auth import LOCKOUT_NOTICE, LOGIN_FAILED_MESSAGE, MAX_FAILURES
 
 from .factories import PASSWORD
 
@@ -67,9 +67,10 @@ def test_lockout_after_five_failures_even_with_the_right_password(app_env):
     at = _home()
     for _ in range(MAX_FAILURES):
         at = _login(at, "declarant-req", "mauvais-mot-de-passe")
-    assert [e.value for e in at.error] == [LOCKED_MESSAGE]
-    at = _login(at, "declarant-req", PASSWORD)
-    assert [e.value for e in at.error] == [LOCKED_MESSAGE]
+    assert [e.value for e in at.error] == [LOGIN_FAILED_MESSAGE]
+    at = _login(at, "declarant-req", PASSWORD)  # locked: refused, with the same message
+    assert [e.value for e in at.error] == [LOGIN_FAILED_MESSAGE]
+    assert LOCKOUT_NOTICE in [c.value for c in at.caption]
     assert not any(b.label == "Se déconnecter" for b in at.sidebar.button)
 
 

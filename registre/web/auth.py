@@ -112,6 +112,7 @@ def _login_form(authenticator: Any) -> Actor | None:
             )
             submitted = st.form_submit_button("Se connecter", type="primary")
         message = st.empty()
+        st.caption(auth.LOCKOUT_NOTICE)
     if not submitted:
         return None
     result = auth.authenticate(database(), username, password)
