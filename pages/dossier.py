@@ -103,7 +103,7 @@ if isinstance(view, RefuserView):
         st.subheader("Répondre à ce refus")
         options = queries.form_options(db, actor)
         errors = errors_for(f"reponse-{view.line_id}")
-        key = f"r{view.line_id}v{view.line_version}"
+        key = f"r{view.line_id}"
         with st.form("reponse"):
             understood = choice_select(
                 "Motif compris de la demande *", options.request_motifs, key=f"{key}-compris"

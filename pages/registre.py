@@ -69,7 +69,7 @@ result = queries.list_establishment_dossiers(
     page_size=20,
 )
 
-WIDTHS = [1.4, 1.3, 2.2, 2.2, 0.8, 1.1]
+WIDTHS = [1.4, 1.3, 2.2, 2.2, 1.3, 1.1]
 if not result.items:
     st.info("Aucun refus ne correspond à ces critères.")
 else:
@@ -95,7 +95,9 @@ else:
         cols[1].markdown(md(dt(row.requested_at)))
         cols[2].markdown(md(row.specialty))
         cols[3].markdown(md(row.requesting_service))
-        cols[4].markdown(md(str(row.refusers)))
+        refusers = f"{row.refusers} (répondu : {row.answered})" if row.refusers else "0"
+        holder = "  \n⚠️ titulaire de la ligne PDSES" if row.line_holders else ""
+        cols[4].markdown(refusers + holder)
         cols[5].markdown(md("PDSES" if row.in_pdses_hours else "hors horaires PDSES"))
     pager("dossiers", result.page, result.pages, result.total)
 
@@ -134,5 +136,8 @@ else:
         cols[1].markdown(md(dt(line.requested_at)))
         cols[2].markdown(md(line.specialty))
         cols[3].markdown(md(line.requesting_establishment))
-        cols[4].markdown(md(line.requesting_service))
+        cols[4].markdown(
+            md(line.requesting_service)
+            + ("  \n⚠️ votre établissement est titulaire de la ligne" if line.is_line_holder else "")
+        )
     pager("recus", incoming.page, incoming.pages, incoming.total)

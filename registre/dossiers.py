@@ -634,33 +634,21 @@ def remove_line(
         )
 
 
-@dataclass(frozen=True)
-class Destination:
-    """Where the patient finally went, given when finalising (SPEC §5: required only then)."""
-
-    final_destination_id: int | None
-    final_destination_establishment_id: int | None = None
-
-
 def finalise(
     db: Database,
     actor: Actor,
     dossier_id: int,
     expected_version: int | None = None,
-    destination: Destination | None = None,
+    data: DossierInput | None = None,
 ) -> DossierRef:
     """Check everything, close the requester's part and tell the refusers (mails). With
-    ``destination``, the final destination is recorded in the same transaction."""
+    ``data`` (the form as it stands: the destination is often chosen just before), the
+    dossier is saved and finalised in one transaction, so nothing typed is lost."""
     with _action(db, actor) as (session, actor):
         dossier = _lock_dossier(session, dossier_id, expected_version)
         _allow(can_finalise(actor, dossier))
         before = _snapshot(dossier, _DOSSIER_FIELDS)
-        current = DossierInput(**before)
-        if destination is not None:
-            current.final_destination_id = destination.final_destination_id
-            current.final_destination_establishment_id = (
-                destination.final_destination_establishment_id
-            )
+        current = data if data is not None else DossierInput(**before)
         errors: list[FieldError] = []
         values: dict[str, Any] = {}
         try:

@@ -371,6 +371,8 @@ class DossierRow:
     requesting_service: str
     refusers: int
     in_pdses_hours: bool
+    answered: int = 0
+    line_holders: int = 0
 
 
 @dataclass(frozen=True)
@@ -387,6 +389,7 @@ class IncomingRow:
     state: LineState
     icon: str
     state_label: str
+    is_line_holder: bool = False
 
 
 def _page_bounds(page: int, page_size: int) -> tuple[int, int]:
@@ -397,7 +400,9 @@ def _page_bounds(page: int, page_size: int) -> tuple[int, int]:
 def _paginate(session: Session, query: Any, page: int, size: int) -> tuple[list[Any], int, int]:
     """Rows of one page, the total, and the page actually served (clamped to the last one:
     a list that shrank meanwhile never shows an empty page)."""
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    # Counted on the first column only: the per-row subqueries are not computed for the count.
+    ids = query.with_only_columns(query.selected_columns[0]).order_by(None)
+    total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
     page = min(page, max(1, -(-total // size)))
     rows = list(session.execute(query.limit(size).offset((page - 1) * size)))
     return rows, total, page
@@ -423,12 +428,19 @@ def list_establishment_dossiers(
             raise PermissionDenied(
                 "Votre profil ne donne pas accès au registre d'un établissement."
             )
-        live_lines = (
-            select(func.count(RefuserLine.id))
-            .where(RefuserLine.dossier_id == Dossier.id, RefuserLine.removed_at.is_(None))
-            .correlate(Dossier)
-            .scalar_subquery()
-        )
+
+        def per_dossier(condition: Any = None) -> Any:
+            """Counted for the rows of the page only (correlated, on the dossier index)."""
+            query = select(func.count(RefuserLine.id)).where(
+                RefuserLine.dossier_id == Dossier.id, RefuserLine.removed_at.is_(None)
+            )
+            if condition is not None:
+                query = query.where(condition)
+            return query.correlate(Dossier).scalar_subquery()
+
+        live_lines = per_dossier()
+        answered = per_dossier(RefuserLine.state == LineState.ANSWERED)
+        holders = per_dossier(RefuserLine.is_line_holder.is_(True))
         query = (
             select(
                 Dossier.id,
@@ -439,6 +451,8 @@ def list_establishment_dossiers(
                 Service.name,
                 live_lines,
                 Dossier.in_pdses_hours,
+                answered,
+                holders,
             )
             .join(Specialty, Specialty.id == Dossier.specialty_id)
             .join(Service, Service.id == Dossier.requesting_service_id)
@@ -470,6 +484,8 @@ def list_establishment_dossiers(
                 requesting_service=r[5],
                 refusers=r[6] or 0,
                 in_pdses_hours=r[7],
+                answered=r[8] or 0,
+                line_holders=r[9] or 0,
             )
             for r in rows
         ]
@@ -505,6 +521,7 @@ def list_incoming_lines(
                 requester.name,
                 Service.name,
                 RefuserLine.state,
+                RefuserLine.is_line_holder,
             )
             .join(Dossier, Dossier.id == RefuserLine.dossier_id)
             .join(Specialty, Specialty.id == Dossier.specialty_id)
@@ -543,6 +560,7 @@ def list_incoming_lines(
                 state=r[7],
                 icon=LINE_STATE_ICONS[r[7]],
                 state_label=LINE_STATE_LABELS[r[7]],
+                is_line_holder=r[8],
             )
             for r in rows
         ]

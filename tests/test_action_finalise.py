@@ -477,8 +477,9 @@ def test_a_long_valid_recipient_address_does_not_break_finalisation(world):
     assert all(len(m.dedup_key) <= limit for m in sent)
 
 
-def test_the_destination_can_be_given_when_finalising(world):
-    """SPEC §5: the destination is required only to finalise; it can be chosen then."""
+def test_the_form_as_it_stands_is_saved_and_finalised_at_once(world):
+    """SPEC §5: the destination is required only to finalise; it is often chosen then, and
+    nothing typed in the form before « Finaliser le dossier » may be lost."""
     ref = world.draft("declarant_req", lines=("ref",))
     transferred = world.destination["Transféré dans un autre établissement"]
     with pytest.raises(ValidationError) as exc:
@@ -486,16 +487,21 @@ def test_the_destination_can_be_given_when_finalising(world):
             world.db,
             world.actor("declarant_req"),
             ref.id,
-            destination=dossiers.Destination(transferred),
+            data=world.dossier_input(final_destination_id=transferred),
         )
     assert "final_destination_establishment_id" in exc.value.by_field()
     done = dossiers.finalise(
         world.db,
         world.actor("declarant_req"),
         ref.id,
-        destination=dossiers.Destination(transferred, world.est["paris"]),
+        data=world.dossier_input(
+            final_destination_id=transferred,
+            final_destination_establishment_id=world.est["paris"],
+            comments="Saisi juste avant de finaliser",
+        ),
     )
     view = queries.get_dossier(world.db, world.actor("declarant_req"), dossier_id=done.id)
     assert view.final_destination_id == transferred
     assert view.final_destination_establishment_id == world.est["paris"]
+    assert view.comments == "Saisi juste avant de finaliser"
     assert done.version == ref.version + 1

@@ -203,7 +203,10 @@ def test_a_valid_form_creates_the_draft_and_shows_the_refusers_part(app_env, clo
     assert widget(app.selectbox, "Etablissement refuseur *").value is None
     assert button(app, "Ajouter le refuseur")
     # the form now shows the saved dossier
-    assert next(t.value for t in app.text_area if t.label == "Commentaires") == clinical
+    assert (
+        next(t.value for t in app.text_area if t.label == "Commentaires" and t.key.startswith("d"))
+        == clinical
+    )
 
 
 def test_ticking_impact_writes_the_mail_to_the_director(app_env):
@@ -228,7 +231,9 @@ def test_saving_a_draft_updates_it(app_env, clock):
     app = open_page(REFUS, "declarant-req", id=str(draft.id))
     clock.advance(seconds=20)
     widget(app.radio, "Niveau d'urgence *").set_value(Urgency.DEFERRABLE)
-    next(t for t in app.text_area if t.label == "Commentaires").input("avis pris par téléphone")
+    next(t for t in app.text_area if t.label == "Commentaires" and t.key.startswith("d")).input(
+        "avis pris par téléphone"
+    )
     app = click(app, "Enregistrer")
     assert not errors(app)
     assert [s.value for s in app.success] == ["Modifications enregistrées."]
@@ -311,8 +316,10 @@ def _add_line(app, world, est: str | None, motif: str | None, other: str = "", c
     if motif is not None:
         widget(app.selectbox, "Motif du refus *").select(world.refusal_motif[motif])
     widget(app.text_input, "Autre motif").input(other)
-    [*_, line_comments] = [t for t in app.text_area if t.label == "Commentaires"]
-    line_comments.input(comments)  # the refuser's form comes after the dossier's
+    [line_comments] = [  # the refuser's form: its keys start with "l"
+        t for t in app.text_area if t.label == "Commentaires" and t.key.startswith("l")
+    ]
+    line_comments.input(comments)
     return click(app, "Ajouter le refuseur")
 
 
@@ -398,7 +405,10 @@ def test_a_wrong_refuser_line_shows_its_errors(
     assert widget(app.selectbox, "Motif du refus *").value == (
         world.refusal_motif[motif] if motif else None
     )
-    assert [t.value for t in app.text_area if t.label == "Commentaires"][-1] == comments
+    line_comments = [
+        t for t in app.text_area if t.label == "Commentaires" and t.key.startswith("l")
+    ]
+    assert [t.value for t in line_comments] == [comments]
 
 
 def test_modify_a_refuser_line(app_env):
@@ -461,7 +471,7 @@ def test_a_line_already_sent_can_be_modified_not_removed(app_env):
 
 def _finalise(app, world, destination: str | None = None, establishment: str | None = None):
     if destination is not None:
-        widget(app.selectbox, "Destination finale du patient *").select(
+        widget(app.selectbox, "Destination finale du patient").select(
             world.destination[destination]
         )
     if establishment is not None:
@@ -491,13 +501,13 @@ def test_finalise_shows_what_is_missing(app_env, lines, destination, message):
     draft = world.draft(lines=lines)
     app = _finalise(open_page(REFUS, "declarant-req", id=str(draft.id)), world, destination)
     assert not app.exception
-    assert errors(app) == [message]
+    assert errors(app) == [NOT_SAVED, message]  # nothing saved, not even the destination
     view = _view(world, draft.id)
     assert (view.state, view.final_destination) == (DossierState.DRAFT, None)
     assert app.query_params == {"id": str(draft.id)}
     if destination:  # the choice is still there
         assert (
-            widget(app.selectbox, "Destination finale du patient *").value
+            widget(app.selectbox, "Destination finale du patient").value
             == world.destination[destination]
         )
 

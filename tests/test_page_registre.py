@@ -103,6 +103,9 @@ def listed(app_env):
     return {"july": july, "midnight": midnight, "day": day, "abandoned": abandoned, "other": other}
 
 
+HOLDER = "  \n⚠️ titulaire de la ligne PDSES"
+
+
 def test_the_table_lists_the_establishment_dossiers_latest_first(app_env, listed):
     app = open_page(REGISTRE, "declarant-req")
     assert not app.exception
@@ -120,7 +123,7 @@ def test_the_table_lists_the_establishment_dossiers_latest_first(app_env, listed
             "15/07/2026 00:30",
             "Neurochirurgie",
             SERVICE,
-            "2",
+            "2 (répondu : 0)" + HOLDER,  # ref holds the neurosurgery line
             "PDSES",
         ],
         [
@@ -128,7 +131,7 @@ def test_the_table_lists_the_establishment_dossiers_latest_first(app_env, listed
             "14/07/2026 23:30",
             "Neurochirurgie",
             SERVICE,
-            "1",
+            "1 (répondu : 0)" + HOLDER,
             "PDSES",
         ],
     ]
@@ -245,7 +248,7 @@ def test_refusals_addressed_to_the_establishment_await_then_are_answered(app_env
         "24/11/2026 22:05",
         "Neurochirurgie",
         "Centre hospitalier Sud Francilien (CHSF)",
-        SERVICE,
+        SERVICE + "  \n⚠️ votre établissement est titulaire de la ligne",
     ]
     app = open_page(REGISTRE, "declarant-ref")
     assert _incoming(app) == [[f"🔔 {sent.number}", *identity]]
