@@ -309,10 +309,17 @@ def dossier_form(view: RequesterView | None) -> None:
     elif finalise_clicked:
         done = run_action(SCOPE, partial(dossiers.finalise, db, actor, view.id, view.version, data))
         if done is not None:
-            flash(
+            message = (
                 f"Dossier {done.value.number} finalisé : les établissements refuseurs sont "
-                "informés."
+                "informés par mail."
             )
+            if done.value.unreached:
+                message += (
+                    " Attention : aucun compte Coordinateur ou Référent PDSES n'est enregistré "
+                    f"pour {', '.join(done.value.unreached)} ; prévenez cet établissement par un "
+                    "autre moyen (le refus apparaîtra dans son registre dès qu'un compte existera)."
+                )
+            flash(message)
             st.switch_page(REGISTRE)
     else:
         update = partial(dossiers.update_draft, db, actor, view.id, data, view.version)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -129,6 +129,8 @@ class DossierRef:
     number: str
     version: int
     state: DossierState
+    # Refusing establishments that no mail could reach (no Coordinateur / Référent account).
+    unreached: tuple[str, ...] = ()
 
 
 def _ref(dossier: Dossier) -> DossierRef:
@@ -672,23 +674,27 @@ def finalise(
         dossier.finalised_at = at
         _touch(dossier)
         sent = []
+        unreached = []
         for line in live:
             if line.state is LineState.PENDING:
                 line.state = LineState.AWAITING
                 line.notified_at = at
                 sent.append(line)
-                notifications.refusal_sent(session, dossier, line)
+                if not notifications.refusal_sent(session, dossier, line):
+                    unreached.append(line)
         _audit(
             session,
             actor,
             "dossier_finalised",
             dossier,
             lines_sent=[ln.id for ln in sent],
+            lines_without_recipient=[ln.id for ln in unreached],
             changes=changes,
         )
         _notify_impact(session, dossier)
         session.flush()
-        return _ref(dossier)
+        names = tuple(ln.refusing_establishment.name for ln in unreached)
+        return replace(_ref(dossier), unreached=names)
 
 
 def _close_with_reason(

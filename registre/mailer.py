@@ -53,7 +53,9 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=10)
 """How long a claimed row belongs to its sender; after that another sender may take it."""
-MAX_ATTEMPTS = 12
+# 1, 2, 4 … 256 minutes, then every 6 hours: 40 attempts span about 8 days, so a weekend
+# without SMTP loses nothing; only then is a mail marked failed (and listed for a retry).
+MAX_ATTEMPTS = 40
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=6)
 SENDER_NAME = "Registre des refus PDSES"

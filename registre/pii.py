@@ -273,9 +273,11 @@ _CIVILITY = re.compile(
     r"(?<!\w)(?<!(?<!\w)[^\W\d_]\.)"
     r"(?:(?:M|Mr|Mme|MME|Mlle|MLLE|Melle|Dr|DR|Pr)\.\s*"
     r"|(?:Mr|Mme|MME|Mlle|MLLE|Melle|Dr|DR|Pr)\s+"
-    r"|(?i:monsieur|madame|mademoiselle|docteur|professeur)\s+"
+    r"|(?i:mme|mlle|melle|monsieur|madame|mademoiselle|docteur|professeur)\s+"
     r"|(?:[Nn][ée]e|[ÉéEe]pouse|[ÉéEe]p\.)\s*)"  # maiden / married name
+    rf"(?:[{_CAP}]\.\s?(?:-?[{_CAP}]\.\s?)?)?"  # first-name initials: « Mme J. Martin »
     rf"(?:(?:Le|La|De|Du|Des|Van|Von|Di|Da)\s+(?=[{_CAP}])"
+    rf"|(?:O|Mc|Mac)['’]?\s?(?=[{_CAP}][a-zß-ÿœ])"
     rf"|[DL]['’]\s?(?=[{_CAP}])"
     rf"|(?:le|la|de|van|von)\s+(?=[{_CAP}][a-zß-ÿœ])|d['’]\s?(?=[{_CAP}][a-zß-ÿœ]))?"
     r"(?!(?:Le|La|Les|De|Du|Des|Un|Une)(?![\w'’]))"

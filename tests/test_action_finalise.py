@@ -505,3 +505,12 @@ def test_the_form_as_it_stands_is_saved_and_finalised_at_once(world):
     assert view.final_destination_establishment_id == world.est["paris"]
     assert view.comments == "Saisi juste avant de finaliser"
     assert done.version == ref.version + 1
+
+
+def test_a_refuser_without_any_account_is_reported_not_silently_skipped(world):
+    """Foch has no Coordinateur nor Référent PDSES in the world: nobody can be mailed."""
+    done = world.finalised("declarant_req", lines=("ref", "other"))
+    assert done.unreached == ("Hôpital Foch",)
+    with world.db.read() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "dossier_finalised")).one()
+    assert len(entry.details["lines_without_recipient"]) == 1

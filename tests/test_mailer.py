@@ -295,7 +295,7 @@ def test_gives_up_after_max_attempts(db, clock, smtp_server):
     mail = row(db, mail_id)
     assert mail.status is OutboxStatus.FAILED
     assert mail.attempts == mailer.MAX_ATTEMPTS
-    assert "abandon après 12 tentatives" in (mail.last_error or "")
+    assert f"abandon après {mailer.MAX_ATTEMPTS} tentatives" in (mail.last_error or "")
     clock.advance(days=1)
     assert deliver_pending(db, settings) == DeliveryReport()
 
@@ -587,3 +587,9 @@ def test_free_port_is_bindable():
     port = free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
+
+
+def test_a_weekend_without_smtp_loses_nothing():
+    """Temporary failures are retried for about a week before a mail is given up."""
+    waited = sum((mailer.backoff(n) for n in range(1, mailer.MAX_ATTEMPTS)), timedelta())
+    assert timedelta(days=7) <= waited <= timedelta(days=10)

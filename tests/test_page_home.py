@@ -98,3 +98,29 @@ def test_missing_cookie_key_outside_demo_is_a_clear_french_error(app_env, monkey
     assert len(at.error) == 1
     assert "REGISTRE_COOKIE_KEY n'est pas défini" in at.error[0].value
     assert not at.text_input  # no login form without a key to sign its cookie
+
+
+def test_a_temporary_password_must_be_changed_first(app_env):
+    from sqlalchemy import select
+
+    from registre.models import Account
+
+    with app_env.db.transaction() as s:
+        s.scalars(
+            select(Account).where(Account.username == "referent-req")
+        ).one().must_change_password = True
+    at = _login(_home(), "referent-req", PASSWORD).run()
+    assert [t.value for t in at.title] == ["Changer mon mot de passe"]
+    assert "Sud Francilien" not in " ".join(m.value for m in at.markdown)
+    fields = {ti.label: ti for ti in at.text_input}
+    fields["Mot de passe actuel"].input(PASSWORD)
+    fields["Nouveau mot de passe"].input("un-nouveau-mot-de-passe")
+    fields["Confirmation du nouveau mot de passe"].input("un-autre-mot-de-passe")
+    at = next(b for b in at.button if b.label == "Changer mon mot de passe").click().run()
+    assert "Les deux saisies du nouveau mot de passe diffèrent." in [e.value for e in at.error]
+    fields = {ti.label: ti for ti in at.text_input}
+    fields["Nouveau mot de passe"].input("un-nouveau-mot-de-passe")
+    fields["Confirmation du nouveau mot de passe"].input("un-nouveau-mot-de-passe")
+    at = next(b for b in at.button if b.label == "Changer mon mot de passe").click().run()
+    assert "Mot de passe changé." in [s.value for s in at.success]
+    assert "Centre hospitalier Sud Francilien" in " ".join(m.value for m in at.markdown)

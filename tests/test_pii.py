@@ -347,3 +347,21 @@ def test_large_text_has_no_catastrophic_backtracking(text: str) -> None:
     findings(text)
     # measured at 20-150 ms; the bound only guards against catastrophic backtracking
     assert time.perf_counter() - start < 2.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mme J. Martin",
+        "M. J. Dupont",
+        "Dr J.Durand",
+        "Mme X. Dupont",
+        "M. O'Neil",
+        "mme Dupont",
+        "Dr J.-P. Durand",
+        "Pr McGregor",
+    ],
+)
+def test_titles_with_initials_or_particles_are_caught(text):
+    """Found in review: an initial between the title and the name used to hide it."""
+    assert findings(text), text

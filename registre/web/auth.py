@@ -20,10 +20,10 @@ import streamlit_authenticator as stauth
 
 from registre import auth
 from registre.actors import Actor
-from registre.errors import ConfigurationError
+from registre.errors import ConfigurationError, RegistreError, ValidationError
 from registre.models import Role
 from registre.web.resources import database, settings
-from registre.web.widgets import md
+from registre.web.widgets import flash, md
 
 logger = logging.getLogger(__name__)
 
@@ -146,10 +146,43 @@ def require_actor(
     else:
         st.session_state.pop(_CHROME_KEY, None)
         actor = _authenticate_and_draw()
+    if actor.must_change_password:
+        _password_change_form(actor)
+        st.stop()
     if roles is not None and actor.role not in roles:
         st.error("Votre profil ne donne pas accès à cette page.")
         st.stop()
     return actor
+
+
+def _password_change_form(actor: Actor) -> None:
+    """A temporary password must be replaced before anything else."""
+    st.title("Changer mon mot de passe")
+    st.info(
+        "Votre mot de passe est provisoire : choisissez-en un nouveau pour continuer "
+        "(au moins 12 caractères)."
+    )
+    with st.form("changer-mot-de-passe"):
+        current = st.text_input("Mot de passe actuel", type="password")
+        new = st.text_input("Nouveau mot de passe", type="password")
+        again = st.text_input("Confirmation du nouveau mot de passe", type="password")
+        submitted = st.form_submit_button("Changer mon mot de passe", type="primary")
+    if not submitted:
+        return
+    if new != again:
+        st.error("Les deux saisies du nouveau mot de passe diffèrent.")
+        return
+    try:
+        auth.change_password(database(), actor, current, new)
+    except ValidationError as exc:
+        for err in exc.errors:
+            st.error(err.message)
+        return
+    except RegistreError as exc:
+        st.error(exc.message)
+        return
+    flash("Mot de passe changé.")
+    st.rerun()
 
 
 def _authenticate_and_draw() -> Actor:
