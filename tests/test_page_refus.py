@@ -541,7 +541,7 @@ def test_finalise_with_destination_sends_and_returns_to_the_registry(
     assert app.query_params == {}
     assert app.title[0].value == "Registre des refus PDSES"
     assert [s.value for s in app.success] == [
-        f"Dossier {draft.number} finalisé : les établissements refuseurs sont informés."
+        f"Dossier {draft.number} finalisé : les établissements refuseurs sont informés par mail."
     ]
     assert f"✅ {draft.number}" in [b.label for b in app.button]
     with world.db.read() as session:
