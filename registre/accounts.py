@@ -13,7 +13,15 @@ from sqlalchemy.orm import Session
 from registre import audit
 from registre.auth import hash_password, normalise_username, password_problems
 from registre.errors import FieldError, ValidationError
-from registre.models import Account, AccountDepartement, Establishment, Role, Service, Specialty
+from registre.models import (
+    ESTABLISHMENT_ROLES,
+    Account,
+    AccountDepartement,
+    Establishment,
+    Role,
+    Service,
+    Specialty,
+)
 from registre.timeutil import now
 
 _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
@@ -34,7 +42,6 @@ _GENERIC_WORDS = (
     "dim",
     "qualite",
 )
-ESTABLISHMENT_ROLES = {Role.DECLARANT, Role.REFERENT, Role.COORDINATEUR, Role.DIRECTEUR}
 
 
 def email_looks_personal(email: str) -> bool:

@@ -89,6 +89,11 @@ class Role(enum.StrEnum):
         return ROLE_LABELS[self]
 
 
+# Who works for one establishment (all but the ARS and the administrator), and who of them
+# may write (the Directeur reads). Every module takes these sets from here.
+ESTABLISHMENT_ROLES = frozenset({Role.DECLARANT, Role.REFERENT, Role.COORDINATEUR, Role.DIRECTEUR})
+WRITER_ROLES = frozenset({Role.DECLARANT, Role.REFERENT, Role.COORDINATEUR})
+
 ROLE_LABELS: dict[Role, str] = {
     Role.DECLARANT: "Déclarant",
     Role.REFERENT: "Référent PDSES",

@@ -20,11 +20,6 @@ def _french_holidays(year: int) -> holidays.HolidayBase:
     return holidays.country_holidays("FR", years=year)
 
 
-def is_public_holiday(day: datetime) -> bool:
-    local = to_paris(day)
-    return local.date() in _french_holidays(local.year)
-
-
 def in_pdses_period(moment: datetime) -> bool:
     """Whether ``moment`` (aware, any zone) falls in a PDSES period in Paris local time."""
     local = to_paris(moment)

@@ -20,7 +20,7 @@ import enum
 from dataclasses import dataclass
 
 from registre.actors import Actor
-from registre.models import Dossier, LineState, RefuserLine, Role
+from registre.models import ESTABLISHMENT_ROLES, Dossier, LineState, RefuserLine, Role
 from registre.workflow import TRANSITIONS, Action, Side
 
 
@@ -48,7 +48,6 @@ class ViewKind(enum.StrEnum):
     REGIONAL = "regional"
 
 
-_READERS = frozenset({Role.DECLARANT, Role.REFERENT, Role.COORDINATEUR, Role.DIRECTEUR})
 _NOT_YOURS = "Ce dossier ne concerne pas votre établissement."
 
 
@@ -196,7 +195,7 @@ def view_kind(actor: Actor | None, dossier: Dossier) -> ViewKind | None:
         return None
     if actor.role is Role.ARS:
         return ViewKind.REGIONAL if in_regional_scope(actor, dossier) else None
-    if actor.role not in _READERS:
+    if actor.role not in ESTABLISHMENT_ROLES:
         return None
     if _requester_scope(actor, dossier, write=False):
         return ViewKind.REQUESTER
@@ -235,19 +234,3 @@ def get_abilities(actor: Actor | None, dossier: Dossier) -> dict[str, bool]:
         Action.ABANDON.value: bool(can_abandon(actor, dossier)),
         Action.ANSWER.value: bool(line is not None and can_answer(actor, dossier, line)),
     }
-
-
-def can_read_audit_log(actor: Actor | None) -> Decision:
-    if actor is not None and actor.role is Role.ADMIN:
-        return YES
-    return _no("Seul l'administrateur peut consulter le journal d'audit.")
-
-
-def can_manage_accounts(actor: Actor | None) -> Decision:
-    if actor is not None and actor.role is Role.ADMIN:
-        return YES
-    return _no("Seul l'administrateur peut gérer les comptes.")
-
-
-def can_read_outbox(actor: Actor | None) -> Decision:
-    return can_manage_accounts(actor)

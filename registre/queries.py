@@ -19,6 +19,7 @@ from registre.db import Database
 from registre.errors import NotFound, PermissionDenied
 from registre.models import (
     AGE_BAND_LABELS,
+    ESTABLISHMENT_ROLES,
     SEX_LABELS,
     URGENCY_LABELS,
     Account,
@@ -32,7 +33,6 @@ from registre.models import (
     RefusalMotif,
     RefuserLine,
     RequestMotif,
-    Role,
     Service,
     Sex,
     Specialty,
@@ -48,7 +48,6 @@ from registre.workflow import (
 
 T = TypeVar("T")
 MAX_PAGE_SIZE = 100
-_LIST_ROLES = {Role.DECLARANT, Role.REFERENT, Role.COORDINATEUR, Role.DIRECTEUR}
 
 
 @dataclass(frozen=True)
@@ -424,7 +423,7 @@ def list_establishment_dossiers(
     page, size = _page_bounds(page, page_size)
     with db.read() as session:
         actor = fresh_actor(session, actor)
-        if actor.role not in _LIST_ROLES or actor.establishment_id is None:
+        if actor.role not in ESTABLISHMENT_ROLES or actor.establishment_id is None:
             raise PermissionDenied(
                 "Votre profil ne donne pas accès au registre d'un établissement."
             )
@@ -506,7 +505,7 @@ def list_incoming_lines(
     page, size = _page_bounds(page, page_size)
     with db.read() as session:
         actor = fresh_actor(session, actor)
-        if actor.role not in _LIST_ROLES or actor.establishment_id is None:
+        if actor.role not in ESTABLISHMENT_ROLES or actor.establishment_id is None:
             raise PermissionDenied(
                 "Votre profil ne donne pas accès au registre d'un établissement."
             )
@@ -662,7 +661,7 @@ def _details(entry: AuditEntry) -> tuple[str, ...]:
 # --- form choices -----------------------------------------------------------------------
 
 
-def _choices(session: Session, model: Any, *extra: str) -> list[Choice]:
+def _choices(session: Session, model: Any) -> list[Choice]:
     rows = session.scalars(
         select(model).where(model.active.is_(True)).order_by(model.sort_order, model.label)
     ).all()

@@ -43,9 +43,3 @@ def format_datetime(value: datetime | None) -> str:
     if value is None:
         return ""
     return to_paris(value).strftime("%d/%m/%Y %H:%M")
-
-
-def format_date(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return to_paris(value).strftime("%d/%m/%Y")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from registre.models import DossierState, LineState, Role
+from registre.models import WRITER_ROLES, DossierState, LineState, Role
 
 
 class Action(enum.StrEnum):
@@ -53,7 +53,7 @@ class Transition:
     line_target: LineState | None = None
 
 
-_WRITERS = frozenset({Role.DECLARANT, Role.REFERENT, Role.COORDINATEUR})
+_WRITERS = WRITER_ROLES
 _DRAFT = frozenset({DossierState.DRAFT})
 
 TRANSITIONS: dict[Action, Transition] = {

@@ -221,6 +221,11 @@ def mark_chrome_rendered() -> None:
 def _sidebar(authenticator: Any, actor: Actor) -> None:
     with st.sidebar:
         st.markdown(f"**{md(actor.display_name)}**  \n{actor.role_label}")
+        if settings().demo_mode:
+            st.warning(
+                "Mode démonstration : clé de session intégrée et comptes de démonstration. "
+                "Ne pas utiliser pour de vrais dossiers."
+            )
     if st.session_state.get("authentication_status"):
         authenticator.logout(
             button_name="Se déconnecter",

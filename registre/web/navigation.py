@@ -6,10 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from registre.actors import Actor
-from registre.models import Role
+from registre.models import ESTABLISHMENT_ROLES, WRITER_ROLES, Role
 
-ESTABLISHMENT_ROLES = frozenset({Role.DECLARANT, Role.REFERENT, Role.COORDINATEUR, Role.DIRECTEUR})
-WRITER_ROLES = frozenset({Role.DECLARANT, Role.REFERENT, Role.COORDINATEUR})
 DOSSIER_READERS = ESTABLISHMENT_ROLES | {Role.ARS}
 
 ACCUEIL = "pages/accueil.py"
