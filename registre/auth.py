@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import bcrypt
 from sqlalchemy import select
@@ -215,7 +215,25 @@ def change_password(db: Database, actor: Actor, current: str, new: str) -> None:
 
 
 def record_logout(db: Database, actor: Actor) -> None:
+    """« Se déconnecter »: every login cookie of the account issued until now is refused from
+    now on, even if the browser never got to delete it (a page still loading, a copy)."""
     with db.transaction() as session:
+        account = session.get(Account, actor.id)
+        if account is not None:
+            account.sessions_revoked_at = now()
         audit.record(
             session, actor_id=actor.id, action="logout", entity="account", entity_id=actor.id
         )
+
+
+def load_actor_for_cookie(db: Database, username: str, issued_at: datetime) -> Actor | None:
+    """The account behind a login cookie, unless it is inactive or the cookie was issued
+    before a logout."""
+    with db.read() as session:
+        account = _load_account(session, username)
+        if account is None or not account.active:
+            return None
+        revoked = account.sessions_revoked_at
+        if revoked is not None and issued_at <= revoked:
+            return None
+        return Actor.from_account(account)

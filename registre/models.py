@@ -289,6 +289,8 @@ class Account(Base):
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Login cookies issued before this instant are refused (set by « Se déconnecter »).
+    sessions_revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     establishment: Mapped[Establishment | None] = relationship()

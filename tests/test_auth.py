@@ -165,3 +165,17 @@ def test_the_database_password_is_not_in_the_settings_repr(tmp_path, monkeypatch
     monkeypatch.setenv("REGISTRE_SECRETS_FILE", str(tmp_path / "absent.toml"))
     settings = load_settings({"REGISTRE_DATABASE_URL": "postgresql://reg:S3cretPw@db/registre"})
     assert "S3cretPw" not in repr(settings)
+
+
+def test_a_logout_refuses_every_cookie_issued_before_it(world, clock):
+    from datetime import timedelta
+
+    actor = world.actor("declarant-req".replace("-", "_"))
+    issued = clock.current
+    assert auth.load_actor_for_cookie(world.db, "declarant-req", issued) is not None
+    clock.advance(minutes=30)
+    auth.record_logout(world.db, actor)
+    assert auth.load_actor_for_cookie(world.db, "declarant-req", issued) is None
+    # a cookie of a later login is accepted again
+    later = clock.current + timedelta(seconds=1)
+    assert auth.load_actor_for_cookie(world.db, "declarant-req", later) is not None

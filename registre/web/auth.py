@@ -12,6 +12,7 @@ password check and the lockout are ours (``registre.auth``, in the database). Tw
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -82,9 +83,13 @@ def _session_actor() -> Actor | None:
 
 def _from_cookie(authenticator: Any) -> Actor | None:
     token = authenticator.cookie_controller.get_cookie()
-    if not token or "username" not in token:
+    if not token or "username" not in token or "exp_date" not in token:
         return None
-    actor = auth.load_actor(database(), token["username"])
+    # streamlit-authenticator signs {username, exp_date}; the issue date follows from the
+    # configured lifetime, and a logout refuses every cookie issued before it.
+    lifetime = timedelta(days=settings().cookie_expiry_days)
+    issued_at = datetime.fromtimestamp(float(token["exp_date"]), UTC) - lifetime
+    actor = auth.load_actor_for_cookie(database(), token["username"], issued_at)
     if actor is not None:
         _start_session(actor)
     return actor

@@ -58,7 +58,9 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     raise RuntimeError(f"streamlit did not start: {log.read_text()[-2000:]}")
 
 
-def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
+def start_server(
+    tmp: Path, extra_env: dict[str, str] | None = None, *, port: int | None = None
+) -> Server:
     """A fresh database initialised with ``registre init --demo``, then ``streamlit run``."""
     if PG_URL:
         database_url = _fresh_postgres_database(PG_URL)
@@ -80,7 +82,7 @@ def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
         check=True,
         capture_output=True,
     )
-    port = free_port()
+    port = port or free_port()
     log = tmp / f"streamlit-{port}.log"
     process = subprocess.Popen(
         [

@@ -12,11 +12,15 @@ so that a journey can be measured as a night clinician would live it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, expect
 
+from .conftest import screenshot
+
+QUIET_MS = 250
 _SETTLED_JS = """
 (quietMs) => {
   const app = document.querySelector('[data-testid="stApp"]');
@@ -33,9 +37,6 @@ _SETTLED_JS = """
 """
 
 
-QUIET_MS = 250
-
-
 def settle(page: Page, *, quiet_ms: int = QUIET_MS, timeout: float = 30_000) -> None:
     """Wait until Streamlit has finished running and stayed idle for ``quiet_ms``."""
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
@@ -45,10 +46,6 @@ def settle(page: Page, *, quiet_ms: int = QUIET_MS, timeout: float = 30_000) -> 
 
 def main(page: Page) -> Locator:
     return page.get_by_test_id("stMain")
-
-
-def visible_text(page: Page) -> str:
-    return page.locator("body").inner_text()
 
 
 @dataclass
@@ -92,11 +89,15 @@ class Person:
 
     # -- form fields --------------------------------------------------------------------
 
-    def choose(self, label: str, option: str, *, scope: Locator | None = None) -> None:
+    def choose(
+        self, label: str | re.Pattern[str], option: str, *, scope: Locator | None = None
+    ) -> None:
         """A select (Streamlit selectbox): open it by its label, click the option."""
         where = scope if scope is not None else self.page
         box = where.get_by_role("combobox", name=label, exact=True)
         expect(box).to_be_editable()
+        if not isinstance(label, str):  # the words of the pattern, for the list of steps
+            label = re.sub(r"\(.*?\)\?|[\^$\\]", "", label.pattern)
         choice = self.page.get_by_role("option", name=option, exact=True)
         # The list closes when the page scrolls under it (Playwright scrolling the select
         # into view, the layout moving after a rerun): open it again, as a person would.
@@ -161,8 +162,6 @@ def expect_logged_out(page: Page) -> None:
 def full_screenshot(page: Page, name: str) -> None:
     """``conftest.screenshot`` of the whole page: Streamlit scrolls inside its own container,
     so ``full_page`` alone stops at the viewport; the viewport is stretched for the shot."""
-    from .conftest import screenshot
-
     size = page.viewport_size or {"width": 1400, "height": 1000}
     height = page.evaluate(
         "() => Math.max(document.body.scrollHeight,"

@@ -162,6 +162,7 @@ def upgrade() -> None:
         sa.Column("failed_attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("locked_until", sa.DateTime(), nullable=True),
         sa.Column("last_login_at", sa.DateTime(), nullable=True),
+        sa.Column("sessions_revoked_at", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["establishment_id"],
