@@ -83,6 +83,8 @@ def show_flash() -> None:
     message = st.session_state.pop(_FLASH, None)
     if message:
         st.success(message, icon="✅")
+        # also where the eyes are: the page may be scrolled far below its top
+        st.toast(message, icon="✅")
 
 
 def paris_now() -> datetime:
