@@ -59,7 +59,7 @@ from registre.permissions import (
     can_reopen,
     can_update,
 )
-from registre.timeutil import as_utc, now, to_paris
+from registre.timeutil import as_utc, exists_in_paris, now, to_paris
 from registre.validation import check_text, lookup_active, raise_if, require
 
 # Tolerance for clocks a little ahead of the server's.
@@ -245,6 +245,15 @@ def _validate_dossier(
     values["specialty_id"] = data.specialty_id
 
     requested_at = require(errors, "requested_at", LABELS["requested_at"], data.requested_at)
+    if requested_at is not None and not exists_in_paris(requested_at):
+        errors.append(
+            FieldError(
+                "requested_at",
+                "Cette heure n'existe pas ce jour-là (passage à l'heure d'été) : vérifiez "
+                "l'heure de la demande.",
+            )
+        )
+        requested_at = None
     if requested_at is not None:
         requested_at = as_utc(requested_at)
         if requested_at > now() + FUTURE_TOLERANCE:

@@ -25,6 +25,16 @@ def set_clock(clock: Callable[[], datetime] | None) -> None:
     _clock = clock if clock is not None else (lambda: datetime.now(UTC))
 
 
+def exists_in_paris(value: datetime) -> bool:
+    """False for a naive time in the hour skipped when summer time starts (e.g. 02:30 on the
+    last Sunday of March). A time of the repeated autumn hour exists twice: its first
+    occurrence (summer time) is the one taken."""
+    if value.tzinfo is not None:
+        return True
+    local = value.replace(tzinfo=PARIS)
+    return local.astimezone(UTC).astimezone(PARIS).replace(tzinfo=None) == value
+
+
 def as_utc(value: datetime) -> datetime:
     """A naive datetime is taken as Europe/Paris local time (what a user types)."""
     if value.tzinfo is None:

@@ -482,3 +482,21 @@ def test_no_impact_no_mail(world):
         dossier = s.get(Dossier, ref.id)
         assert dossier.impact_notified_at is None
         assert dossier.impact_description is None
+
+
+def test_a_time_skipped_by_summer_time_is_refused_and_the_repeated_hour_is_taken_once(world):
+    """29/03/2026 02:30 does not exist in Paris; 25/10/2026 02:30 exists twice (first taken)."""
+    from registre.models import Dossier as _Dossier
+
+    actor = world.actor("declarant_req")
+    with pytest.raises(ValidationError) as exc:
+        dossiers.create_draft(
+            world.db, actor, world.dossier_input(requested_at=datetime(2026, 3, 29, 2, 30))
+        )
+    assert "n'existe pas" in " ".join(exc.value.by_field()["requested_at"])
+    ref = dossiers.create_draft(
+        world.db, actor, world.dossier_input(requested_at=datetime(2026, 10, 25, 2, 30))
+    )
+    with world.db.read() as s:
+        stored = s.get(_Dossier, ref.id).requested_at
+    assert stored == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 02:30 CEST

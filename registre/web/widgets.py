@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from registre.queries import Choice
-from registre.timeutil import PARIS, format_datetime, now, to_paris
+from registre.timeutil import format_datetime, now, to_paris
 
 E = TypeVar("E", bound=enum.Enum)
 _FLASH = "registre_flash"
@@ -92,10 +92,10 @@ def paris_now() -> datetime:
 
 
 def combine_paris(day: date | None, clock: time | None) -> datetime | None:
-    """A date and a time typed in Paris local time, as an aware datetime."""
+    """A date and a time as typed: naive, Paris local time (``registre`` checks it exists)."""
     if day is None or clock is None:
         return None
-    return datetime.combine(day, clock).replace(tzinfo=PARIS)
+    return datetime.combine(day, clock)
 
 
 def dt(value: datetime | None) -> str:
