@@ -5,6 +5,7 @@ establishments, added one at a time (« Ajouter le refuseur »), then the dossie
 with the final destination and two buttons: « Enregistrer » and « Finaliser le dossier »,
 which saves what the form holds and finalises in one go (nothing typed is lost)."""
 
+import uuid
 from datetime import time
 from functools import partial
 
@@ -299,8 +300,11 @@ def dossier_form(view: RequesterView | None) -> None:
         comments=comments,
     )
     if view is None:
-        created = run_action(SCOPE, partial(dossiers.create_draft, db, actor, data))
+        # One token per new form: a double click on « Enregistrer » creates one dossier.
+        token = st.session_state.setdefault("nouveau-jeton", uuid.uuid4().hex)
+        created = run_action(SCOPE, partial(dossiers.create_draft, db, actor, data, token))
         if created is not None:
+            st.session_state.pop("nouveau-jeton", None)
             flash(
                 f"Refus {created.value.number} enregistré. Ajoutez maintenant les établissements "
                 "refuseurs."

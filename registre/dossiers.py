@@ -482,7 +482,20 @@ def _notify_impact(session: Session, dossier: Dossier) -> None:
 _DOSSIER_FIELDS = [f.name for f in fields(DossierInput)]
 
 
-def create_draft(db: Database, actor: Actor, data: DossierInput) -> DossierRef:
+def create_draft(
+    db: Database, actor: Actor, data: DossierInput, creation_token: str | None = None
+) -> DossierRef:
+    """A new draft. ``creation_token`` identifies the form it comes from: submitted twice
+    (a double click), it returns the dossier the first submission created."""
+    if creation_token is not None:
+        with db.read() as session:
+            existing = session.scalars(
+                select(Dossier).where(
+                    Dossier.creation_token == creation_token, Dossier.created_by_id == actor.id
+                )
+            ).one_or_none()
+            if existing is not None:
+                return _ref(existing)
     with _action(db, actor) as (session, actor):
         _allow(can_create(actor, data.specialty_id))
         values = _validate_dossier(session, actor, data, None, finalising=False)
@@ -496,10 +509,14 @@ def create_draft(db: Database, actor: Actor, data: DossierInput) -> DossierRef:
             created_by_id=actor.id,
             created_at=at,
             updated_at=at,
+            creation_token=creation_token,
             **values,
         )
         session.add(dossier)
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError as exc:  # the same form submitted twice at the same instant
+            raise ConflictError("Ce refus vient déjà d'être enregistré.") from exc
         _audit(
             session,
             actor,

@@ -353,6 +353,8 @@ class Dossier(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finalised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     impact_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # One token per new-refusal form: a double click on « Enregistrer » creates one dossier.
+    creation_token: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     requesting_establishment: Mapped[Establishment] = relationship(
         foreign_keys=[requesting_establishment_id]

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from registre import dossiers
 from registre.errors import ConflictError, PermissionDenied, RegistreError
-from registre.models import DossierState, OutboxMail, RefuserLine
+from registre.models import Dossier, DossierState, OutboxMail, RefuserLine
 
 
 def _race(*calls):
@@ -81,3 +81,21 @@ def test_an_edit_made_on_a_stale_form_is_refused_not_lost(world):
     )
     assert sum(isinstance(o, dossiers.DossierRef) for o in outcomes) == 1, outcomes
     assert sum(isinstance(o, ConflictError) for o in outcomes) == 1, outcomes
+
+
+def test_a_double_click_on_a_new_form_creates_one_dossier(world):
+    actor = world.actor("declarant_req")
+    data = world.dossier_input()
+    first = dossiers.create_draft(world.db, actor, data, "jeton-du-formulaire")
+    again = dossiers.create_draft(world.db, actor, data, "jeton-du-formulaire")
+    assert again.id == first.id and again.number == first.number
+    outcomes = _race(
+        *(
+            lambda: dossiers.create_draft(world.db, actor, data, "un-autre-formulaire")
+            for _ in range(2)
+        )
+    )
+    numbers = {o.number for o in outcomes if isinstance(o, dossiers.DossierRef)}
+    assert len(numbers) == 1, outcomes  # same dossier twice, or one refusal
+    with world.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Dossier)) == 2

@@ -263,6 +263,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.Column("finalised_at", sa.DateTime(), nullable=True),
         sa.Column("impact_notified_at", sa.DateTime(), nullable=True),
+        sa.Column("creation_token", sa.String(length=64), nullable=True),
         sa.CheckConstraint("version >= 1", name=op.f("ck_dossiers_version_positive")),
         sa.ForeignKeyConstraint(
             ["created_by_id"], ["accounts.id"], name=op.f("fk_dossiers_created_by_id_accounts")
@@ -296,6 +297,7 @@ def upgrade() -> None:
             ["specialty_id"], ["specialties.id"], name=op.f("fk_dossiers_specialty_id_specialties")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dossiers")),
+        sa.UniqueConstraint("creation_token", name=op.f("uq_dossiers_creation_token")),
         sa.UniqueConstraint("number", name=op.f("uq_dossiers_number")),
     )
     with op.batch_alter_table("dossiers", schema=None) as batch_op:
