@@ -184,7 +184,7 @@ def test_requester_records_a_refusal_and_the_refuser_answers_blind(
     match = NUMBER.search(title.inner_text())
     assert match is not None
     number = match.group(0)
-    expect(page.get_by_text(f"Refus {number} enregistré.", exact=False)).to_be_visible()
+    expect(main(page).get_by_text(f"Refus {number} enregistré.", exact=False)).to_be_visible()
     # The impact mail reaches the director within a few seconds.
     impact_mail, impact_delay = wait_for_mail(
         smtp, DIRECTOR, lambda m: number in m.subject and "impact" in m.subject, saved_at
@@ -197,7 +197,7 @@ def test_requester_records_a_refusal_and_the_refuser_answers_blind(
     person.choose("Motif du refus *", mondor_motif, scope=form(page, "Ajouter le refuseur"))
     person.type("Commentaires", line_comment, scope=form(page, "Ajouter le refuseur"))
     person.click_button("Ajouter le refuseur")
-    expect(page.get_by_text("Établissement refuseur enregistré.")).to_be_visible()
+    expect(main(page).get_by_text("Établissement refuseur enregistré.")).to_be_visible()
     person.choose("Etablissement refuseur *", BICETRE, scope=form(page, "Ajouter le refuseur"))
     person.choose(
         "Motif du refus *", "Absence de lit disponible", scope=form(page, "Ajouter le refuseur")
@@ -219,11 +219,11 @@ def test_requester_records_a_refusal_and_the_refuser_answers_blind(
     # Then a destination, « Enregistrer », « Finaliser le dossier ».
     person.choose(DESTINATION_LABEL, destination)
     person.click_button("Enregistrer", scope=form(page, "Enregistrer"))
-    expect(page.get_by_text("Modifications enregistrées.")).to_be_visible()
+    expect(main(page).get_by_text("Modifications enregistrées.")).to_be_visible()
     expect(page.get_by_role("combobox", name=DESTINATION_LABEL)).to_have_value(destination)
     finalised_at = time.monotonic()
     person.click_button("Finaliser le dossier")
-    expect(page.get_by_text(f"Dossier {number} finalisé", exact=False)).to_be_visible()
+    expect(main(page).get_by_text(f"Dossier {number} finalisé", exact=False)).to_be_visible()
     expect(page).to_have_url(re.compile(r"/registre"))
     row = page.get_by_role("button", name=f"✅ {number}", exact=True)
     expect(row).to_be_visible()
@@ -286,7 +286,7 @@ def test_requester_records_a_refusal_and_the_refuser_answers_blind(
     person.choose("Motif du refus *", "Absence de praticien disponible", scope=answer)
     person.type("Commentaires", answer_comment, scope=answer)
     person.click_button("Enregistrer la réponse")
-    expect(page.get_by_text(f"Réponse enregistrée pour le refus {number}.")).to_be_visible()
+    expect(main(page).get_by_text(f"Réponse enregistrée pour le refus {number}.")).to_be_visible()
     expect(page.get_by_role("heading", name=f"✅ Refus {number}")).to_be_visible()
     expect(main(page).get_by_text(answer_comment)).to_be_visible()
     expect_absent(page, requester_secrets, "dossier répondu côté refuseur")
@@ -349,7 +349,7 @@ def test_night_clinician_records_and_finalises_a_refusal_in_few_interactions(
     clinician.choose("Etablissement refuseur *", MONDOR, scope=line)
     clinician.choose("Motif du refus *", "Absence de praticien disponible", scope=line)
     clinician.click_button("Ajouter le refuseur")
-    expect(page.get_by_text("Établissement refuseur enregistré.")).to_be_visible()
+    expect(main(page).get_by_text("Établissement refuseur enregistré.")).to_be_visible()
     clinician.choose(DESTINATION_LABEL, "Pris en charge dans l'établissement demandeur")
     clinician.click_button("Finaliser le dossier")
     expect(page.get_by_role("button", name=f"✅ {number}", exact=True)).to_be_visible()
