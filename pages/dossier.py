@@ -13,7 +13,7 @@ from registre.web.auth import require_actor
 from registre.web.navigation import DOSSIER_READERS, REFUS, REGISTRE
 from registre.web.resources import database
 from registre.web.widgets import (
-    choice_select,
+    choice_box,
     dt,
     errors_for,
     field_errors,
@@ -105,11 +105,11 @@ if isinstance(view, RefuserView):
         errors = errors_for(f"reponse-{view.line_id}")
         key = f"r{view.line_id}"
         with st.form("reponse"):
-            understood = choice_select(
+            understood = choice_box(
                 "Motif compris de la demande *", options.request_motifs, key=f"{key}-compris"
             )
             field_errors(errors, "understood_motif_id")
-            motif = choice_select("Motif du refus *", options.refusal_motifs, key=f"{key}-motif")
+            motif = choice_box("Motif du refus *", options.refusal_motifs, key=f"{key}-motif")
             field_errors(errors, "refusal_motif_id")
             other = st.text_input(
                 "Autre motif",

@@ -21,7 +21,7 @@ from registre.web.auth import require_actor
 from registre.web.navigation import DOSSIER, REFUS, REGISTRE, WRITER_ROLES
 from registre.web.resources import database
 from registre.web.widgets import (
-    choice_select,
+    choice_box,
     combine_paris,
     enum_radio,
     errors_for,
@@ -102,7 +102,7 @@ def refusers_section(view: RequesterView) -> None:
         st.subheader(
             "Modifier le refuseur" if editing_line else "Ajouter un établissement refuseur"
         )
-        refuser = choice_select(
+        refuser = choice_box(
             "Etablissement refuseur *",
             queries.refuser_choices(db, actor, view.requesting_service_id),
             key=f"{line_key}-etab",
@@ -111,7 +111,7 @@ def refusers_section(view: RequesterView) -> None:
             "premier.",
         )
         field_errors(line_errors, "refusing_establishment_id")
-        refusal_motif = choice_select(
+        refusal_motif = choice_box(
             "Motif du refus *",
             options.refusal_motifs,
             key=f"{line_key}-motif",
@@ -170,7 +170,7 @@ def dossier_form(view: RequesterView | None) -> None:
         st.text_input("Etablissement demandeur *", value=options.establishment, disabled=True)
         c1, c2 = st.columns(2)
         with c1:
-            service = choice_select(
+            service = choice_box(
                 "Service demandeur *",
                 services,
                 key=f"{KEY}-service",
@@ -178,7 +178,7 @@ def dossier_form(view: RequesterView | None) -> None:
             )
             field_errors(errors, "requesting_service_id")
         with c2:
-            specialty = choice_select(
+            specialty = choice_box(
                 "Spécialité PDSES *",
                 options.specialties,
                 key=f"{KEY}-specialite",
@@ -210,7 +210,7 @@ def dossier_form(view: RequesterView | None) -> None:
         sex = enum_radio("Sexe", SEX_LABELS, key=f"{KEY}-sexe", value=view.sex if view else None)
         c1, c2 = st.columns(2)
         with c1:
-            motif = choice_select(
+            motif = choice_box(
                 "Motif de la demande *",
                 options.request_motifs,
                 key=f"{KEY}-motif",
@@ -234,7 +234,7 @@ def dossier_form(view: RequesterView | None) -> None:
         field_errors(errors, "urgency")
         c1, c2 = st.columns(2)
         with c1:
-            destination = choice_select(
+            destination = choice_box(
                 "Destination finale du patient",
                 options.destinations,
                 key=f"{KEY}-destination",
@@ -243,7 +243,7 @@ def dossier_form(view: RequesterView | None) -> None:
             )
             field_errors(errors, "final_destination_id")
         with c2:
-            destination_est = choice_select(
+            destination_est = choice_box(
                 "Établissement de destination",
                 queries.refuser_choices(db, actor),
                 key=f"{KEY}-destination-etab",

@@ -12,7 +12,7 @@ from registre.timeutil import PARIS
 from registre.web.auth import require_actor
 from registre.web.navigation import DOSSIER, ESTABLISHMENT_ROLES, REFUS, WRITER_ROLES
 from registre.web.resources import database
-from registre.web.widgets import choice_select, clear_errors, dt, md, page_number, pager, show_flash
+from registre.web.widgets import choice_box, clear_errors, dt, md, page_number, pager, show_flash
 from registre.workflow import DOSSIER_STATE_LABELS, LINE_STATE_LABELS
 
 actor = require_actor(ESTABLISHMENT_ROLES)
@@ -25,7 +25,7 @@ with head:
 with new:
     if can_create(actor):
         with st.form("nouveau-refus", border=True):
-            specialty = choice_select(
+            specialty = choice_box(
                 "Spécialité PDS-ES", queries.specialty_choices(db, actor), key="nouveau-specialite"
             )
             if st.form_submit_button("Nouveau refus", type="primary", use_container_width=True):
@@ -42,7 +42,7 @@ STATES = {None: "Tous (sauf abandonnés)", **DOSSIER_STATE_LABELS}
 f1, f2, f3, f4 = st.columns(4)
 state = f1.selectbox("État", list(STATES), format_func=lambda s: STATES[s], key="filtre-etat")
 with f2:
-    spec_filter = choice_select(
+    spec_filter = choice_box(
         "Spécialité", queries.specialty_choices(db, actor), key="filtre-specialite"
     )
 date_from: date | None = f3.date_input("Du", value=None, format="DD/MM/YYYY", key="filtre-du")

@@ -19,7 +19,7 @@ _ERRORS = "registre_errors"
 PLACEHOLDER = "Choisir…"
 
 
-def choice_select(
+def choice_box(
     label: str,
     choices: Iterable[Choice],
     *,
