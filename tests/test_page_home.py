@@ -57,6 +57,10 @@ def test_unknown_account_gets_the_same_message(app_env):
 def test_success_shows_name_role_and_establishment(app_env):
     at = _login(_home(), "declarant-req", PASSWORD)
     assert not at.error
+    # The login's own run offers no « Se déconnecter » (its widget identity would change);
+    # the cookie component's rerun, here at.run(), brings it.
+    assert not any(b.label == "Se déconnecter" for b in at.sidebar.button)
+    at = at.run()
     page = " ".join(m.value for m in at.markdown)
     assert "Déclarant" in page
     assert "Centre hospitalier Sud Francilien" in page

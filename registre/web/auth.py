@@ -231,6 +231,12 @@ def _sidebar(authenticator: Any, actor: Actor) -> None:
                 "Mode démonstration : clé de session intégrée et comptes de démonstration. "
                 "Ne pas utiliser pour de vrais dossiers."
             )
+    if st.session_state.get(_JUST_IN_KEY):
+        # The run of the login itself: a widget drawn here before st.navigation gets another
+        # identity than in the next runs, so a click on it would be lost. The cookie
+        # component reruns the script at once; the button comes with that run.
+        st.sidebar.caption("Connexion…")
+        return
     if st.session_state.get("authentication_status"):
         authenticator.logout(
             button_name="Se déconnecter",
