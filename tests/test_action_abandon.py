@@ -7,18 +7,17 @@ establishment's list unless asked for, and the abandonment is audited.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from registre import dossiers, queries
 from registre.errors import ConflictError, PermissionDenied, ValidationError
 from registre.models import (
     AuditEntry,
-    Dossier,
     DossierState,
-    OutboxMail,
-    RefuserLine,
 )
 from registre.timeutil import now
+
+from .readers import counts, load
 
 ACTORS = [
     "declarant_req",
@@ -54,25 +53,9 @@ def make_dossier(world, state: str):
     return ref
 
 
-def load(world, dossier_id: int) -> Dossier:
-    with world.db.read() as s:
-        dossier = s.get(Dossier, dossier_id)
-        assert dossier is not None
-        list(dossier.lines)
-        return dossier
-
-
 def abandonments(world) -> list[AuditEntry]:
     with world.db.read() as s:
         return list(s.scalars(select(AuditEntry).where(AuditEntry.action == "dossier_abandoned")))
-
-
-def counts(world) -> dict[str, int]:
-    with world.db.read() as s:
-        return {
-            model.__tablename__: s.scalar(select(func.count()).select_from(model)) or 0
-            for model in (Dossier, RefuserLine, AuditEntry, OutboxMail)
-        }
 
 
 @pytest.mark.parametrize("state", STATES)

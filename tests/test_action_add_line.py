@@ -7,7 +7,7 @@ requires « Autre motif », the line-holder flag (SPEC §4), no nominative data 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from registre import dossiers
 from registre.errors import ConflictError, PermissionDenied, ValidationError
@@ -16,10 +16,10 @@ from registre.models import (
     Dossier,
     Establishment,
     LineState,
-    OutboxMail,
-    RefuserLine,
 )
 from registre.timeutil import now
+
+from .readers import counts, lines_of
 
 ACTORS = [
     "declarant_req",
@@ -54,29 +54,10 @@ def make_dossier(world, state: str, lines: tuple[str, ...] = ("ref",), **overrid
     return ref
 
 
-def lines_of(world, dossier_id: int) -> list[RefuserLine]:
-    with world.db.read() as s:
-        return list(
-            s.scalars(
-                select(RefuserLine)
-                .where(RefuserLine.dossier_id == dossier_id)
-                .order_by(RefuserLine.id)
-            )
-        )
-
-
 def live_establishments(world, dossier_id: int) -> list[int]:
     return [
         ln.refusing_establishment_id for ln in lines_of(world, dossier_id) if ln.removed_at is None
     ]
-
-
-def counts(world) -> dict[str, int]:
-    with world.db.read() as s:
-        return {
-            model.__tablename__: s.scalar(select(func.count()).select_from(model)) or 0
-            for model in (Dossier, RefuserLine, AuditEntry, OutboxMail)
-        }
 
 
 def version(world, dossier_id: int) -> int:

@@ -8,7 +8,7 @@ establishment answers; « Motif compris de la demande » and « Motif du refus �
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from registre import dossiers, queries
 from registre.accounts import AccountInput, create_account
@@ -17,10 +17,8 @@ from registre.dossiers import AnswerInput
 from registre.errors import NotFound, PermissionDenied, ValidationError
 from registre.models import (
     AuditEntry,
-    Dossier,
     Establishment,
     LineState,
-    OutboxMail,
     RefuserLine,
     Role,
     Service,
@@ -28,6 +26,7 @@ from registre.models import (
 from registre.timeutil import now
 
 from .factories import PASSWORD
+from .readers import counts, get_line
 
 ACTORS = [
     "declarant_req",
@@ -90,13 +89,6 @@ def line_of(world, dossier_id: int, est: str) -> RefuserLine:
         ).one()
 
 
-def get_line(world, line_id: int) -> RefuserLine:
-    with world.db.read() as s:
-        line = s.get(RefuserLine, line_id)
-        assert line is not None
-        return line
-
-
 def answers(world) -> list[AuditEntry]:
     with world.db.read() as s:
         return list(
@@ -106,14 +98,6 @@ def answers(world) -> list[AuditEntry]:
                 .order_by(AuditEntry.id)
             )
         )
-
-
-def counts(world) -> dict[str, int]:
-    with world.db.read() as s:
-        return {
-            model.__tablename__: s.scalar(select(func.count()).select_from(model)) or 0
-            for model in (Dossier, RefuserLine, AuditEntry, OutboxMail)
-        }
 
 
 def add_account(world, username: str, role: Role, est: str):

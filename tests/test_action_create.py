@@ -24,10 +24,11 @@ from registre.models import (
     DossierState,
     Establishment,
     OutboxMail,
-    RefuserLine,
     Role,
 )
 from registre.timeutil import now
+
+from .readers import counts, load
 
 # Every actor of the test world (tests/factories.py) and its establishment key.
 ACTORS = {
@@ -68,21 +69,6 @@ PII_SAMPLES = {
     "birth_date": "né le 12/03/1950",
     "patient_id": "IPP 123456",
 }
-
-
-def counts(world) -> dict[str, int]:
-    with world.db.read() as s:
-        return {
-            model.__tablename__: s.scalar(select(func.count()).select_from(model)) or 0
-            for model in (Dossier, RefuserLine, AuditEntry, OutboxMail)
-        }
-
-
-def load(world, dossier_id: int) -> Dossier:
-    with world.db.read() as s:
-        dossier = s.get(Dossier, dossier_id)
-        assert dossier is not None
-        return dossier
 
 
 def own_input(world, name: str, **overrides) -> DossierInput:

@@ -9,7 +9,7 @@ nominative data; every change is audited.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from registre import dossiers
 from registre.dossiers import AnswerInput
@@ -19,9 +19,10 @@ from registre.models import (
     Dossier,
     DossierState,
     LineState,
-    OutboxMail,
     RefuserLine,
 )
+
+from .readers import counts, get_line, lines_of
 
 ACTORS = [
     "declarant_req",
@@ -69,17 +70,6 @@ def make_dossier(world, state: str, lines: tuple[str, ...] = ("ref",)):
     return ref
 
 
-def lines_of(world, dossier_id: int) -> list[RefuserLine]:
-    with world.db.read() as s:
-        return list(
-            s.scalars(
-                select(RefuserLine)
-                .where(RefuserLine.dossier_id == dossier_id)
-                .order_by(RefuserLine.id)
-            )
-        )
-
-
 def line_of(world, dossier_id: int, est: str) -> RefuserLine:
     [line] = [
         ln
@@ -87,21 +77,6 @@ def line_of(world, dossier_id: int, est: str) -> RefuserLine:
         if ln.refusing_establishment_id == world.est[est] and ln.removed_at is None
     ]
     return line
-
-
-def get_line(world, line_id: int) -> RefuserLine:
-    with world.db.read() as s:
-        line = s.get(RefuserLine, line_id)
-        assert line is not None
-        return line
-
-
-def counts(world) -> dict[str, int]:
-    with world.db.read() as s:
-        return {
-            model.__tablename__: s.scalar(select(func.count()).select_from(model)) or 0
-            for model in (Dossier, RefuserLine, AuditEntry, OutboxMail)
-        }
 
 
 def audit_of(world, action: str) -> list[AuditEntry]:

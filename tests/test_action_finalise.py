@@ -9,7 +9,7 @@ the requester's statements nor the other refusers).
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from registre import dossiers, queries
 from registre.accounts import AccountInput, create_account
@@ -17,7 +17,6 @@ from registre.errors import ConflictError, PermissionDenied, ValidationError
 from registre.models import (
     Account,
     AuditEntry,
-    Dossier,
     DossierState,
     Establishment,
     LineState,
@@ -29,6 +28,7 @@ from registre.models import (
 from registre.timeutil import now
 
 from .factories import PASSWORD
+from .readers import counts, load
 
 ACTORS = [
     "declarant_req",
@@ -98,27 +98,11 @@ def add_staff(world, est: str) -> None:
             )
 
 
-def load(world, dossier_id: int) -> Dossier:
-    with world.db.read() as s:
-        dossier = s.get(Dossier, dossier_id)
-        assert dossier is not None
-        list(dossier.lines)
-        return dossier
-
-
 def mails(world, kind: str = "refus_transmis") -> list[OutboxMail]:
     with world.db.read() as s:
         return list(
             s.scalars(select(OutboxMail).where(OutboxMail.kind == kind).order_by(OutboxMail.id))
         )
-
-
-def counts(world) -> dict[str, int]:
-    with world.db.read() as s:
-        return {
-            model.__tablename__: s.scalar(select(func.count()).select_from(model)) or 0
-            for model in (Dossier, RefuserLine, AuditEntry, OutboxMail)
-        }
 
 
 def line_of(world, dossier_id: int, est: str) -> RefuserLine:

@@ -7,18 +7,18 @@ edited; nothing is ever hard-deleted (``removed_at``) and every removal is audit
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from registre import dossiers, queries
 from registre.errors import ConflictError, NotFound, PermissionDenied
 from registre.models import (
     AuditEntry,
-    Dossier,
     LineState,
-    OutboxMail,
     RefuserLine,
 )
 from registre.timeutil import now
+
+from .readers import counts, get_line, lines_of
 
 ACTORS = [
     "declarant_req",
@@ -62,17 +62,6 @@ def make_line(world, state: str) -> tuple[int, int]:
     return ref.id, dossiers.add_line(world.db, by, ref.id, world.line_input("other"))
 
 
-def lines_of(world, dossier_id: int) -> list[RefuserLine]:
-    with world.db.read() as s:
-        return list(
-            s.scalars(
-                select(RefuserLine)
-                .where(RefuserLine.dossier_id == dossier_id)
-                .order_by(RefuserLine.id)
-            )
-        )
-
-
 def line_of(world, dossier_id: int, est: str) -> RefuserLine:
     [line] = [
         ln
@@ -80,21 +69,6 @@ def line_of(world, dossier_id: int, est: str) -> RefuserLine:
         if ln.refusing_establishment_id == world.est[est] and ln.removed_at is None
     ]
     return line
-
-
-def get_line(world, line_id: int) -> RefuserLine:
-    with world.db.read() as s:
-        line = s.get(RefuserLine, line_id)
-        assert line is not None
-        return line
-
-
-def counts(world) -> dict[str, int]:
-    with world.db.read() as s:
-        return {
-            model.__tablename__: s.scalar(select(func.count()).select_from(model)) or 0
-            for model in (Dossier, RefuserLine, AuditEntry, OutboxMail)
-        }
 
 
 def removals(world) -> list[AuditEntry]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from registre import dossiers
 from registre.accounts import AccountInput, create_account
@@ -19,11 +19,9 @@ from registre.auth import load_actor
 from registre.errors import ConflictError, PermissionDenied, ValidationError
 from registre.models import (
     AuditEntry,
-    Dossier,
     DossierState,
     Establishment,
     OutboxMail,
-    RefuserLine,
     RequestMotif,
     Role,
     Service,
@@ -32,6 +30,7 @@ from registre.models import (
 from registre.timeutil import now
 
 from .factories import PASSWORD, at
+from .readers import counts, load
 
 ACTORS = [
     "declarant_req",
@@ -69,14 +68,6 @@ def make_dossier(world, state: str, by: str = "coordinateur_req", **overrides):
     return ref
 
 
-def load(world, dossier_id: int) -> Dossier:
-    with world.db.read() as s:
-        dossier = s.get(Dossier, dossier_id)
-        assert dossier is not None
-        list(dossier.lines)
-        return dossier
-
-
 def audit_of(world, dossier_id: int, action: str) -> list[AuditEntry]:
     with world.db.read() as s:
         return list(
@@ -86,14 +77,6 @@ def audit_of(world, dossier_id: int, action: str) -> list[AuditEntry]:
                 .order_by(AuditEntry.id)
             )
         )
-
-
-def counts(world) -> dict[str, int]:
-    with world.db.read() as s:
-        return {
-            model.__tablename__: s.scalar(select(func.count()).select_from(model)) or 0
-            for model in (Dossier, RefuserLine, AuditEntry, OutboxMail)
-        }
 
 
 def form(world, **overrides):
