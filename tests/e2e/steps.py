@@ -19,6 +19,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, expect
 
 from .conftest import screenshot
+from .helpers import expect_login_form
 
 QUIET_MS = 250
 _SETTLED_JS = """
@@ -138,6 +139,7 @@ class Person:
         self._count(f"saisie « {label} »", 1)
 
     def log_in(self, username: str, password: str) -> None:
+        expect_login_form(self.page)
         self.type("Identifiant", username)
         self.type("Mot de passe", password)
         self.click_button("Se connecter")
@@ -154,8 +156,7 @@ def form(page: Page, button: str) -> Locator:
 
 
 def expect_logged_out(page: Page) -> None:
-    expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
-    expect(page.get_by_label("Identifiant")).to_be_visible()
+    expect_login_form(page)
     expect(page.get_by_role("button", name="Se déconnecter")).to_have_count(0)
 
 

@@ -25,6 +25,7 @@ from playwright.sync_api import Locator, Page, Route, expect
 
 from ..smtp_server import ReceivedMail, SmtpRecorder, free_port
 from .conftest import DEMO_PASSWORD, Server, screenshot, start_server, stop_server
+from .helpers import expect_login_form
 from .steps import QUIET_MS, Person, expect_logged_out, form, full_screenshot, main, settle
 
 pytestmark = pytest.mark.e2e
@@ -115,7 +116,7 @@ def go_to_registry(person: Person) -> None:
 
 def open_home(page: Page, server: Server) -> Person:
     page.goto(server.url)
-    expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
+    expect_login_form(page)
     settle(page)
     return Person(page)
 
@@ -389,7 +390,7 @@ def test_logout_right_after_opening_the_app_survives_a_reload(
     logout = page.get_by_role("button", name="Se déconnecter")
     expect(logout).to_be_visible()
     logout.click()  # at once, as someone leaving a shared workstation
-    expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
+    expect_login_form(page)
     # Give the page all the time it needs to delete the cookie, then reload.
     with contextlib.suppress(PlaywrightError):
         page.wait_for_function(
