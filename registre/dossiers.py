@@ -450,6 +450,18 @@ def _is_line_holder(session: Session, establishment_id: int, specialty_id: int) 
     )
 
 
+def _time_facts(requested_at: datetime) -> dict[str, Any]:
+    """What is derived from the request's instant and stored with it: the PDSES flag and
+    the Paris day, weekday and hour the statistics group by."""
+    local = to_paris(requested_at)
+    return {
+        "in_pdses_hours": in_pdses_period(requested_at),
+        "requested_day": local.date(),
+        "requested_weekday": local.weekday(),
+        "requested_hour": local.hour,
+    }
+
+
 def _next_number(session: Session, year: int) -> str:
     """``R-YYYY-NNNNNN`` from a per-year counter row (a row lock serialises concurrent ones)."""
     for _ in range(3):
@@ -505,7 +517,7 @@ def create_draft(
             number=_next_number(session, to_paris(at).year),
             state=DossierState.DRAFT,
             requesting_establishment_id=actor.establishment_id,
-            in_pdses_hours=in_pdses_period(values["requested_at"]),
+            **_time_facts(values["requested_at"]),
             created_by_id=actor.id,
             created_at=at,
             updated_at=at,
@@ -544,7 +556,8 @@ def update_draft(
         before = _snapshot(dossier, _DOSSIER_FIELDS)
         for name, value in values.items():
             setattr(dossier, name, value)
-        dossier.in_pdses_hours = in_pdses_period(dossier.requested_at)
+        for name, value in _time_facts(dossier.requested_at).items():
+            setattr(dossier, name, value)
         if before["specialty_id"] != dossier.specialty_id:
             for line in dossier.lines:
                 line.is_line_holder = _is_line_holder(

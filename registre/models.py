@@ -8,7 +8,7 @@ timezone-aware; enumerations are stored as short strings; nothing is ever hard-d
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -16,12 +16,14 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -335,6 +337,11 @@ class Dossier(Base):
     specialty_id: Mapped[int] = mapped_column(ForeignKey("specialties.id"))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
     in_pdses_hours: Mapped[bool] = mapped_column(Boolean)
+    # Paris wall-clock facts of ``requested_at``, kept with it (``dossiers._time_facts``) so
+    # that statistics group by day, weekday and hour in any database: SQLite has no zones.
+    requested_day: Mapped[date] = mapped_column(Date)
+    requested_weekday: Mapped[int] = mapped_column(SmallInteger)  # Monday 0 … Sunday 6
+    requested_hour: Mapped[int] = mapped_column(SmallInteger)
     age_band: Mapped[AgeBand] = mapped_column(_enum(AgeBand, "age_band"))
     sex: Mapped[Sex | None] = mapped_column(_enum(Sex, "sex"))
     request_motif_id: Mapped[int] = mapped_column(ForeignKey("request_motifs.id"))
