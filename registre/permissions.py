@@ -222,6 +222,46 @@ def can_view(actor: Actor | None, dossier: Dossier) -> Decision:
     return YES
 
 
+# --- statistics (SPEC §10) -------------------------------------------------------------
+
+
+class Perspective(enum.StrEnum):
+    """From which side the statistics are seen; each has its own cut of the data."""
+
+    REQUESTER = "demandeur"  # the refusals the establishment met (all its dossiers)
+    REFUSER = "refuseur"  # the refusals addressed to it (only what SPEC §5 lets it see)
+    REGIONAL = "regional"  # the ARS: both sides of every dossier in its départements
+
+
+STATISTICS_PERSPECTIVES: dict[Role, tuple[Perspective, ...]] = {
+    Role.COORDINATEUR: (Perspective.REQUESTER, Perspective.REFUSER),
+    Role.DIRECTEUR: (Perspective.REQUESTER, Perspective.REFUSER),
+    Role.ARS: (Perspective.REGIONAL,),
+}
+
+
+def statistics_perspectives(actor: Actor | None) -> tuple[Perspective, ...]:
+    if actor is None:
+        return ()
+    perspectives = STATISTICS_PERSPECTIVES.get(actor.role, ())
+    if actor.role in ESTABLISHMENT_ROLES and actor.establishment_id is None:
+        return ()
+    return perspectives
+
+
+def can_view_statistics(actor: Actor | None, perspective: Perspective) -> Decision:
+    """Statistics and exports: Coordinateur PDSES and Directeur for their establishment, on
+    either side; the ARS for its region. Nobody else."""
+    if actor is None:
+        return _no("Vous devez être connecté.")
+    allowed = statistics_perspectives(actor)
+    if not allowed:
+        return _no(f"Le profil « {actor.role.label} » ne donne pas accès aux statistiques.")
+    if perspective not in allowed:
+        return _no("Ce point de vue n'est pas ouvert à votre profil.")
+    return YES
+
+
 def get_abilities(actor: Actor | None, dossier: Dossier) -> dict[str, bool]:
     """Everything the actor may do on this dossier now, for the pages to show the buttons."""
     line = refuser_line_of(actor, dossier) if actor is not None else None

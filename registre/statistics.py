@@ -1,0 +1,637 @@
+"""Statistics (SPEC §10): figures and chart data, computed by the database.
+
+Every number is a ``GROUP BY`` or an aggregate over the refusals in scope; only aggregated
+rows come back to Python (a few thousand at most, whatever the size of the registry).
+
+What counts: a refusal is a refuser line that has been sent to its establishment (the
+dossier was finalised at least once) and not removed; the period is that of the request
+(« Date et heure de la demande », Paris time). A dossier counts when one of its refusals
+does. This is what each side sees in its own lists, so the requester's, the refuser's and
+the ARS's numbers agree.
+
+Who sees what (``permissions.can_view_statistics``):
+- requester perspective: the establishment's own dossiers, with every requester-side field
+  and, for each refuser, whether and when it answered, never its answer;
+- refuser perspective: the refusals addressed to the establishment, cut as in SPEC §5 (the
+  call's identity and its own answer: no requester motif, impact, destination, nor the
+  other refusers of a dossier);
+- regional perspective (ARS): both sides of every dossier in its départements.
+The cut is made here, in the queries: a figure or a chart that a perspective may not see
+is not computed for it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
+
+import pandas as pd
+from sqlalchemy import Select, and_, case, distinct, exists, extract, func, or_, select
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from registre.actors import Actor
+from registre.auth import fresh_actor
+from registre.db import Database
+from registre.errors import PermissionDenied, ValidationError
+from registre.models import (
+    Dossier,
+    Establishment,
+    FinalDestination,
+    LineState,
+    RefusalMotif,
+    RefuserLine,
+    Specialty,
+)
+from registre.permissions import Perspective, can_view_statistics, statistics_perspectives
+from registre.timeutil import as_utc, now, to_paris
+
+CACHE_SECONDS = 60
+TOP_ESTABLISHMENTS = 20
+SENT_STATES = (LineState.AWAITING, LineState.ANSWERED)
+WEEKDAYS = ("Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi", "Samedi", "Dimanche")
+
+PERSPECTIVE_LABELS: dict[Perspective, str] = {
+    Perspective.REQUESTER: "Refus essuyés par mon établissement (demandeur)",
+    Perspective.REFUSER: "Refus opposés par mon établissement (refuseur)",
+    Perspective.REGIONAL: "Vue régionale (demandeurs et refuseurs)",
+}
+
+
+# --- filters ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatsFilters:
+    """The page's filters. ``departement`` is that of the other side: the refusing
+    establishment (requester and regional perspectives) or the requesting one (refuser
+    perspective), so that a refuser learns nothing of a dossier's other refusers."""
+
+    start: date
+    end: date
+    specialty_id: int | None = None
+    departement: str | None = None
+    requesting_establishment_id: int | None = None
+    refusing_establishment_id: int | None = None
+    line_holders_only: bool = False
+
+    def validate(self) -> None:
+        if self.start > self.end:
+            raise ValidationError.single(
+                "period", "La date de début de la période doit précéder sa date de fin."
+            )
+
+
+def default_filters(today: date | None = None) -> StatsFilters:
+    """The last 12 months, today included."""
+    today = today or to_paris(now()).date()
+    try:
+        year_ago = today.replace(year=today.year - 1)
+    except ValueError:  # 29 February
+        year_ago = today.replace(year=today.year - 1, day=28)
+    return StatsFilters(start=year_ago + timedelta(days=1), end=today)
+
+
+def departement_filter_label(perspective: Perspective) -> str:
+    if perspective is Perspective.REFUSER:
+        return "Département de l'établissement demandeur"
+    return "Département de l'établissement refuseur"
+
+
+# --- scope ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The rows a viewer may count, derived from its account (and the cache's key)."""
+
+    perspective: Perspective
+    establishment_id: int | None
+    departements: tuple[str, ...]
+    specialty_ids: tuple[int, ...]
+
+
+def _scope(actor: Actor, perspective: Perspective) -> Scope:
+    decision = can_view_statistics(actor, perspective)
+    if not decision:
+        raise PermissionDenied(decision.reason)
+    return Scope(
+        perspective=perspective,
+        establishment_id=None if perspective is Perspective.REGIONAL else actor.establishment_id,
+        departements=tuple(sorted(actor.departements))
+        if perspective is Perspective.REGIONAL
+        else (),
+        specialty_ids=tuple(sorted(actor.specialty_ids)),
+    )
+
+
+def _in_departements(departements: tuple[str, ...]) -> Any:
+    return select(Establishment.id).where(Establishment.departement.in_(departements))
+
+
+def refusal_conditions(scope: Scope, filters: StatsFilters) -> list[ColumnElement[bool]]:
+    """WHERE of every statistic and export, over ``RefuserLine`` joined to ``Dossier``."""
+    start = as_utc(datetime.combine(filters.start, datetime.min.time()))
+    end = as_utc(datetime.combine(filters.end + timedelta(days=1), datetime.min.time()))
+    where: list[ColumnElement[bool]] = [
+        RefuserLine.removed_at.is_(None),
+        RefuserLine.state.in_(SENT_STATES),
+        Dossier.requested_at >= start,
+        Dossier.requested_at < end,
+    ]
+    if scope.perspective is Perspective.REQUESTER:
+        where.append(Dossier.requesting_establishment_id == scope.establishment_id)
+    elif scope.perspective is Perspective.REFUSER:
+        where.append(RefuserLine.refusing_establishment_id == scope.establishment_id)
+    elif scope.departements:
+        # The ARS of some départements: a dossier whose requester or one of whose refusers
+        # is there (as ``permissions.in_regional_scope``), with all its refusals.
+        ids = _in_departements(scope.departements)
+        other = aliased(RefuserLine)
+        where.append(
+            or_(
+                Dossier.requesting_establishment_id.in_(ids),
+                exists().where(
+                    other.dossier_id == Dossier.id,
+                    other.removed_at.is_(None),
+                    other.refusing_establishment_id.in_(ids),
+                ),
+            )
+        )
+    if scope.specialty_ids:
+        where.append(Dossier.specialty_id.in_(scope.specialty_ids))
+    if filters.specialty_id is not None:
+        where.append(Dossier.specialty_id == filters.specialty_id)
+    if filters.departement:
+        ids = _in_departements((filters.departement,))
+        if scope.perspective is Perspective.REFUSER:
+            where.append(Dossier.requesting_establishment_id.in_(ids))
+        else:
+            where.append(RefuserLine.refusing_establishment_id.in_(ids))
+    if filters.requesting_establishment_id is not None:
+        where.append(Dossier.requesting_establishment_id == filters.requesting_establishment_id)
+    if filters.refusing_establishment_id is not None:
+        where.append(RefuserLine.refusing_establishment_id == filters.refusing_establishment_id)
+    if filters.line_holders_only:
+        where.append(RefuserLine.is_line_holder.is_(True))
+    return where
+
+
+def _refusals(scope: Scope, filters: StatsFilters, *columns: Any) -> Select[Any]:
+    return (
+        select(*columns)
+        .select_from(RefuserLine)
+        .join(Dossier, Dossier.id == RefuserLine.dossier_id)
+        .where(*refusal_conditions(scope, filters))
+    )
+
+
+# --- results --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    value: float | None  # None: nothing to measure (no refusal, no answer)
+    unit: str  # "count", "ratio", "share" (0–1) or "hours"
+    help: str
+
+
+@dataclass(frozen=True)
+class Statistics:
+    perspective: Perspective
+    filters: StatsFilters
+    computed_at: datetime
+    figures: tuple[Figure, ...]
+    daily: pd.DataFrame  # Jour, Spécialité, Refus
+    establishments_title: str
+    establishments: pd.DataFrame  # Établissement, Refus, Dont titulaire de la ligne, …
+    weekday_hour: pd.DataFrame  # Jour, Heure, Refus (7 × 24, zeros included)
+    requester_motifs: pd.DataFrame | None = None  # Motif, Refus
+    refuser_motifs: pd.DataFrame | None = None  # Motif, Refus
+    concordance: pd.DataFrame | None = None  # Motif du demandeur, Motif du refuseur, Refus
+    destinations: pd.DataFrame | None = None  # Destination, Dossiers
+
+    def figure(self, key: str) -> Figure:
+        for item in self.figures:
+            if item.key == key:
+                return item
+        raise KeyError(key)
+
+
+def _share(part: int | None, whole: int | None) -> float | None:
+    return None if not whole else (part or 0) / whole
+
+
+def _hours_between(session: Session, later: Any, earlier: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return extract("epoch", later - earlier) / 3600.0
+    return (func.julianday(later) - func.julianday(earlier)) * 24.0
+
+
+def _median_answer_hours(session: Session, scope: Scope, filters: StatsFilters) -> float | None:
+    delay = _hours_between(session, RefuserLine.answered_at, RefuserLine.notified_at)
+    answered = and_(
+        RefuserLine.state == LineState.ANSWERED,
+        RefuserLine.answered_at.is_not(None),
+        RefuserLine.notified_at.is_not(None),
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        value = session.scalar(
+            _refusals(scope, filters, func.percentile_cont(0.5).within_group(delay)).where(answered)
+        )
+        return None if value is None else float(value)
+    # SQLite has no percentile: the middle one or two delays, found by the database.
+    count = session.scalar(_refusals(scope, filters, func.count()).where(answered)) or 0
+    if count == 0:
+        return None
+    middle = session.scalars(
+        _refusals(scope, filters, delay)
+        .where(answered)
+        .order_by(delay)
+        .offset((count - 1) // 2)
+        .limit(1 if count % 2 else 2)
+    ).all()
+    return float(sum(middle) / len(middle))
+
+
+def _figures(session: Session, scope: Scope, filters: StatsFilters) -> tuple[Figure, ...]:
+    row = session.execute(
+        _refusals(
+            scope,
+            filters,
+            func.count(RefuserLine.id),
+            func.count(distinct(RefuserLine.dossier_id)),
+            func.count(distinct(case((Dossier.impact.is_(True), Dossier.id)))),
+            func.sum(_as_int(RefuserLine.state == LineState.ANSWERED)),
+            func.sum(_as_int(RefuserLine.is_line_holder.is_(True))),
+            func.sum(_as_int(Dossier.in_pdses_hours.is_(False))),
+        )
+    ).one()
+    refusals, dossiers, impact_dossiers, answered, holders, outside = (int(v or 0) for v in row)
+    requester_side = scope.perspective is not Perspective.REFUSER
+    figures: list[Figure] = []
+    if requester_side:
+        figures.append(
+            Figure(
+                "dossiers",
+                "Dossiers finalisés",
+                dossiers,
+                "count",
+                "Dossiers comptant au moins un refus transmis sur la période (finalisés au "
+                "moins une fois, y compris ceux rouverts pour correction).",
+            )
+        )
+    figures.append(
+        Figure(
+            "refusals",
+            "Refus" if requester_side else "Refus reçus",
+            refusals,
+            "count",
+            "Lignes d'établissements refuseurs transmises."
+            if requester_side
+            else "Refus adressés à votre établissement.",
+        )
+    )
+    if requester_side:
+        figures.append(
+            Figure(
+                "refusals_per_dossier",
+                "Refus par dossier",
+                refusals / dossiers if dossiers else None,
+                "ratio",
+                "Nombre moyen d'établissements refuseurs par dossier.",
+            )
+        )
+        figures.append(
+            Figure(
+                "impact_share",
+                "Part avec impact sur la prise en charge",
+                _share(impact_dossiers, dossiers),
+                "share",
+                "Dossiers où « Ce refus a eu un impact sur la prise en charge du patient » "
+                "est coché.",
+            )
+        )
+    figures.extend(
+        [
+            Figure(
+                "answer_rate",
+                "Taux de réponse des refuseurs"
+                if requester_side
+                else "Taux de réponse de mon établissement",
+                _share(answered, refusals),
+                "share",
+                "Refus auxquels l'établissement refuseur a répondu.",
+            ),
+            Figure(
+                "median_answer_hours",
+                "Délai médian de réponse",
+                _median_answer_hours(session, scope, filters),
+                "hours",
+                "Entre l'envoi du refus à l'établissement refuseur et sa réponse.",
+            ),
+            Figure(
+                "holder_share",
+                "Part des refus par le titulaire de la ligne",
+                _share(holders, refusals),
+                "share",
+                "Refus opposés par l'établissement qui tient la ligne PDSES de la spécialité.",
+            ),
+            Figure(
+                "outside_pdses_share",
+                "Part hors horaires PDSES",
+                _share(outside, refusals),
+                "share",
+                "Demandes faites en dehors des nuits, week-ends et jours fériés.",
+            ),
+        ]
+    )
+    return tuple(figures)
+
+
+def _as_int(condition: Any) -> Any:
+    return case((condition, 1), else_=0)
+
+
+def _daily(session: Session, scope: Scope, filters: StatsFilters) -> pd.DataFrame:
+    rows = session.execute(
+        _refusals(scope, filters, Dossier.requested_day, Specialty.label, func.count())
+        .join(Specialty, Specialty.id == Dossier.specialty_id)
+        .group_by(Dossier.requested_day, Specialty.label)
+        .order_by(Dossier.requested_day, Specialty.label)
+    ).all()
+    return pd.DataFrame(
+        [(r[0], r[1], int(r[2])) for r in rows], columns=["Jour", "Spécialité", "Refus"]
+    )
+
+
+def _establishments(session: Session, scope: Scope, filters: StatsFilters) -> pd.DataFrame:
+    """The establishments that refuse most (or, for a refuser, those it refuses most)."""
+    side = (
+        Dossier.requesting_establishment_id
+        if scope.perspective is Perspective.REFUSER
+        else RefuserLine.refusing_establishment_id
+    )
+    holders = func.sum(_as_int(RefuserLine.is_line_holder.is_(True)))
+    total = func.count(RefuserLine.id)
+    rows = session.execute(
+        _refusals(scope, filters, Establishment.name, Establishment.departement, total, holders)
+        .join(Establishment, Establishment.id == side)
+        .group_by(Establishment.id, Establishment.name, Establishment.departement)
+        .order_by(total.desc(), Establishment.name)
+        .limit(TOP_ESTABLISHMENTS)
+    ).all()
+    holder_label = (
+        "Dont ligne PDSES tenue par mon établissement"
+        if scope.perspective is Perspective.REFUSER
+        else "Dont titulaire de la ligne"
+    )
+    return pd.DataFrame(
+        [(f"{r[0]} ({r[1]})", int(r[2]), int(r[3] or 0), "Oui" if r[3] else "Non") for r in rows],
+        columns=["Établissement", "Refus", holder_label, "Titulaire de ligne"],
+    )
+
+
+def _motifs(
+    session: Session, scope: Scope, filters: StatsFilters, motif_column: Any
+) -> pd.DataFrame:
+    total = func.count(RefuserLine.id)
+    rows = session.execute(
+        _refusals(scope, filters, RefusalMotif.label, total)
+        .join(RefusalMotif, RefusalMotif.id == motif_column)
+        .group_by(RefusalMotif.id, RefusalMotif.label)
+        .order_by(total.desc(), RefusalMotif.label)
+    ).all()
+    return pd.DataFrame([(r[0], int(r[1])) for r in rows], columns=["Motif", "Refus"])
+
+
+def _concordance(session: Session, scope: Scope, filters: StatsFilters) -> pd.DataFrame:
+    stated = aliased(RefusalMotif)
+    answered = aliased(RefusalMotif)
+    rows = session.execute(
+        _refusals(scope, filters, stated.label, answered.label, func.count(RefuserLine.id))
+        .join(stated, stated.id == RefuserLine.refusal_motif_id)
+        .join(answered, answered.id == RefuserLine.answer_refusal_motif_id)
+        .group_by(stated.label, answered.label)
+        .order_by(stated.label, answered.label)
+    ).all()
+    return pd.DataFrame(
+        [(r[0], r[1], int(r[2])) for r in rows],
+        columns=["Motif du demandeur", "Motif du refuseur", "Refus"],
+    )
+
+
+def _weekday_hour(session: Session, scope: Scope, filters: StatsFilters) -> pd.DataFrame:
+    rows = session.execute(
+        _refusals(
+            scope, filters, Dossier.requested_weekday, Dossier.requested_hour, func.count()
+        ).group_by(Dossier.requested_weekday, Dossier.requested_hour)
+    ).all()
+    counts = {(int(r[0]), int(r[1])): int(r[2]) for r in rows}
+    return pd.DataFrame(
+        [
+            (WEEKDAYS[day], f"{hour:02d} h", counts.get((day, hour), 0))
+            for day in range(7)
+            for hour in range(24)
+        ],
+        columns=["Jour", "Heure", "Refus"],
+    )
+
+
+def _destinations(session: Session, scope: Scope, filters: StatsFilters) -> pd.DataFrame:
+    label = func.coalesce(FinalDestination.label, "Non renseignée")
+    total = func.count(distinct(Dossier.id))
+    rows = session.execute(
+        _refusals(scope, filters, label, total)
+        .outerjoin(FinalDestination, FinalDestination.id == Dossier.final_destination_id)
+        .group_by(label)
+        .order_by(total.desc(), label)
+    ).all()
+    return pd.DataFrame([(r[0], int(r[1])) for r in rows], columns=["Destination", "Dossiers"])
+
+
+def _compute(session: Session, scope: Scope, filters: StatsFilters) -> Statistics:
+    requester_side = scope.perspective is not Perspective.REFUSER
+    regional = scope.perspective is Perspective.REGIONAL
+    return Statistics(
+        perspective=scope.perspective,
+        filters=filters,
+        computed_at=now(),
+        figures=_figures(session, scope, filters),
+        daily=_daily(session, scope, filters),
+        establishments_title=(
+            "Établissements demandeurs auxquels mon établissement a le plus refusé"
+            if not requester_side
+            else "Établissements qui refusent le plus"
+        ),
+        establishments=_establishments(session, scope, filters),
+        weekday_hour=_weekday_hour(session, scope, filters),
+        requester_motifs=(
+            _motifs(session, scope, filters, RefuserLine.refusal_motif_id)
+            if requester_side
+            else None
+        ),
+        refuser_motifs=(
+            _motifs(session, scope, filters, RefuserLine.answer_refusal_motif_id)
+            if scope.perspective is not Perspective.REQUESTER
+            else None
+        ),
+        concordance=_concordance(session, scope, filters) if regional else None,
+        destinations=_destinations(session, scope, filters) if requester_side else None,
+    )
+
+
+# --- the cache --------------------------------------------------------------------------------
+
+V = TypeVar("V")
+
+
+class _TTLCache:
+    """A few minutes' memory of recent results, per (database, scope, filters): the page
+    reruns at every click, and the figures need not be newer than a minute."""
+
+    def __init__(self, seconds: float, size: int = 128) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._items: dict[Hashable, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], V]) -> V:
+        moment = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] > moment:
+                value: V = hit[1]
+                return value
+        value = compute()
+        with self._lock:
+            if len(self._items) >= self.size:
+                for stale in sorted(self._items, key=lambda k: self._items[k][0])[
+                    : self.size // 4 or 1
+                ]:
+                    del self._items[stale]
+            self._items[key] = (moment + self.seconds, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_cache = _TTLCache(CACHE_SECONDS)
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+# --- public API -------------------------------------------------------------------------------
+
+
+def compute(
+    db: Database, actor: Actor, perspective: Perspective, filters: StatsFilters
+) -> Statistics:
+    """The statistics the actor may see from ``perspective``, over ``filters``."""
+    filters.validate()
+    with db.read() as session:
+        scope = _scope(fresh_actor(session, actor), perspective)
+    key = (id(db), scope, filters)
+
+    def run() -> Statistics:
+        with db.read() as session:
+            return _compute(session, scope, filters)
+
+    return _cache.get_or_compute(key, run)
+
+
+@dataclass(frozen=True)
+class Option:
+    id: int | str
+    label: str
+
+
+@dataclass(frozen=True)
+class StatsOptions:
+    """What the filters of the page offer to this actor."""
+
+    perspectives: tuple[Perspective, ...]
+    establishment: str | None
+    specialties: tuple[Option, ...]
+    departements: tuple[Option, ...]
+    establishments: tuple[Option, ...]
+    defaults: StatsFilters
+
+
+def options(db: Database, actor: Actor) -> StatsOptions:
+    with db.read() as session:
+        actor = fresh_actor(session, actor)
+        perspectives = statistics_perspectives(actor)
+        if not perspectives:
+            decision = can_view_statistics(actor, Perspective.REGIONAL)
+            raise PermissionDenied(decision.reason)
+        specialties = session.execute(
+            select(Specialty.id, Specialty.label).order_by(Specialty.sort_order, Specialty.label)
+        ).all()
+        depts_query = select(distinct(Establishment.departement)).order_by(
+            Establishment.departement
+        )
+        departements = [str(d) for d in session.scalars(depts_query)]
+        establishments = session.execute(
+            select(Establishment.id, Establishment.name, Establishment.departement).order_by(
+                Establishment.name
+            )
+        ).all()
+        own = session.get(Establishment, actor.establishment_id) if actor.establishment_id else None
+        return StatsOptions(
+            perspectives=perspectives,
+            establishment=own.name if own else None,
+            specialties=tuple(
+                Option(r[0], r[1])
+                for r in specialties
+                if not actor.specialty_ids or r[0] in actor.specialty_ids
+            ),
+            departements=tuple(Option(d, d) for d in departements),
+            establishments=tuple(
+                Option(r[0], f"{r[1]} ({r[2]})")
+                for r in establishments
+                if r[0] != actor.establishment_id
+            ),
+            defaults=default_filters(),
+        )
+
+
+def series(stats: Statistics, granularity: str) -> pd.DataFrame:
+    """Refusals per week (``"semaine"``: the Monday) or month (``"mois"``) and specialty,
+    rolled up from the database's daily counts."""
+    columns = ["Période", "Spécialité", "Refus"]
+    if stats.daily.empty:
+        return pd.DataFrame(columns=columns)
+    frame = stats.daily.copy()
+    days = pd.to_datetime(frame["Jour"])
+    if granularity == "semaine":
+        frame["Période"] = (days - pd.to_timedelta(days.dt.weekday, unit="D")).dt.date
+    else:
+        frame["Période"] = days.dt.to_period("M").dt.start_time.dt.date
+    out = frame.groupby(["Période", "Spécialité"], as_index=False).agg(Refus=("Refus", "sum"))
+    return out.loc[:, columns]
+
+
+__all__ = [
+    "PERSPECTIVE_LABELS",
+    "Figure",
+    "Perspective",
+    "Scope",
+    "Statistics",
+    "StatsFilters",
+    "StatsOptions",
+    "compute",
+    "default_filters",
+    "options",
+    "series",
+]
