@@ -316,14 +316,34 @@ def _identity_joins(query: Any) -> Any:
     )
 
 
-def _check_size(session: Session, count_query: Any) -> None:
-    total = session.scalar(count_query) or 0
-    if total > MAX_EXPORT_ROWS:
-        raise ValidationError.single(
-            "export",
-            f"L'export compterait {total:,} lignes, au-delà de la limite de "
-            f"{MAX_EXPORT_ROWS:,} : réduisez la période ou ajoutez un filtre.".replace(",", " "),
+def _count(session: Session, where: list[Any]) -> int:
+    return int(
+        session.scalar(
+            select(func.count(RefuserLine.id))
+            .select_from(RefuserLine)
+            .join(Dossier, Dossier.id == RefuserLine.dossier_id)
+            .where(*where)
         )
+        or 0
+    )
+
+
+def too_large_message(total: int) -> str | None:
+    """Why an export of ``total`` refusals is refused, or None."""
+    if total <= MAX_EXPORT_ROWS:
+        return None
+    return (
+        f"L'export compterait {total:,} refus, au-delà de la limite de {MAX_EXPORT_ROWS:,} : "
+        "réduisez la période ou ajoutez un filtre."
+    ).replace(",", "\u202f")
+
+
+def count_rows(db: Database, actor: Actor, perspective: Perspective, filters: StatsFilters) -> int:
+    """How many refusals an export would hold (the page tells before anyone waits)."""
+    filters.validate()
+    with db.read() as session:
+        scope = _scope(fresh_actor(session, actor), perspective)
+        return _count(session, refusal_conditions(scope, filters))
 
 
 def export_tables(
@@ -335,13 +355,9 @@ def export_tables(
     with db.read() as session:
         scope = _scope(fresh_actor(session, actor), perspective)
         where = refusal_conditions(scope, filters)
-        count = (
-            select(func.count(RefuserLine.id))
-            .select_from(RefuserLine)
-            .join(Dossier, Dossier.id == RefuserLine.dossier_id)
-            .where(*where)
-        )
-        _check_size(session, count)
+        message = too_large_message(_count(session, where))
+        if message:
+            raise ValidationError.single("export", message)
 
         line_columns = _visible(LINE_COLUMNS, perspective)
         lines_query = (

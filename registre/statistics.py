@@ -48,6 +48,7 @@ from registre.models import (
     Specialty,
 )
 from registre.permissions import Perspective, can_view_statistics, statistics_perspectives
+from registre.queries import Choice
 from registre.timeutil import as_utc, now, to_paris
 
 CACHE_SECONDS = 60
@@ -551,21 +552,23 @@ def compute(
 
 
 @dataclass(frozen=True)
-class Option:
-    id: int | str
-    label: str
-
-
-@dataclass(frozen=True)
 class StatsOptions:
     """What the filters of the page offer to this actor."""
 
     perspectives: tuple[Perspective, ...]
     establishment: str | None
-    specialties: tuple[Option, ...]
-    departements: tuple[Option, ...]
-    establishments: tuple[Option, ...]
+    specialties: tuple[Choice, ...]
+    departements: tuple[str, ...]
+    establishments: tuple[Choice, ...]
     defaults: StatsFilters
+    scope_departements: tuple[str, ...] = ()
+
+    def scope_label(self, perspective: Perspective) -> str:
+        if perspective is not Perspective.REGIONAL:
+            return f"Établissement : {self.establishment}"
+        if self.scope_departements:
+            return "Départements : " + ", ".join(self.scope_departements)
+        return "Toute la région"
 
 
 def options(db: Database, actor: Actor) -> StatsOptions:
@@ -578,8 +581,8 @@ def options(db: Database, actor: Actor) -> StatsOptions:
         specialties = session.execute(
             select(Specialty.id, Specialty.label).order_by(Specialty.sort_order, Specialty.label)
         ).all()
-        depts_query = select(distinct(Establishment.departement)).order_by(
-            Establishment.departement
+        depts_query = (
+            select(Establishment.departement).distinct().order_by(Establishment.departement)
         )
         departements = [str(d) for d in session.scalars(depts_query)]
         establishments = session.execute(
@@ -592,17 +595,18 @@ def options(db: Database, actor: Actor) -> StatsOptions:
             perspectives=perspectives,
             establishment=own.name if own else None,
             specialties=tuple(
-                Option(r[0], r[1])
+                Choice(r[0], r[1])
                 for r in specialties
                 if not actor.specialty_ids or r[0] in actor.specialty_ids
             ),
-            departements=tuple(Option(d, d) for d in departements),
+            departements=tuple(departements),
             establishments=tuple(
-                Option(r[0], f"{r[1]} ({r[2]})")
+                Choice(r[0], f"{r[1]} ({r[2]})")
                 for r in establishments
                 if r[0] != actor.establishment_id
             ),
             defaults=default_filters(),
+            scope_departements=tuple(sorted(actor.departements)),
         )
 
 
@@ -615,7 +619,7 @@ def series(stats: Statistics, granularity: str) -> pd.DataFrame:
     frame = stats.daily.copy()
     days = pd.to_datetime(frame["Jour"])
     if granularity == "semaine":
-        frame["Période"] = (days - pd.to_timedelta(days.dt.weekday, unit="D")).dt.date
+        frame["Période"] = (days - pd.to_timedelta(days.dt.day_of_week, unit="D")).dt.date
     else:
         frame["Période"] = days.dt.to_period("M").dt.start_time.dt.date
     out = frame.groupby(["Période", "Spécialité"], as_index=False).agg(Refus=("Refus", "sum"))

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Table, create_engine, text
 from sqlalchemy.engine import make_url
 
-from registre import timeutil
+from registre import statistics, timeutil
 from registre.db import Database, normalise_url
 from registre.migrate import upgrade
 from registre.models import Base
@@ -106,6 +106,7 @@ def clock() -> Iterator[FakeClock]:
 @pytest.fixture
 def db(session_db: Database, clock: FakeClock) -> Iterator[Database]:
     _empty(session_db)
+    statistics.clear_cache()  # the same database object holds another test's rows now
     yield session_db
 
 

@@ -115,6 +115,7 @@ def test_the_gate_reloads_the_account_at_every_run(app_env):
 # --- the menu ---------------------------------------------------------------------------
 
 ACCUEIL_ENTRY = [("Accueil", "", "visible")]
+STATS_ENTRY = [*ACCUEIL_ENTRY, ("Statistiques", "statistiques", "visible")]
 REGISTRE_ENTRY = ("Registre des refus PDSES", "registre", "visible")
 REFUS_ENTRY = ("Refus", "refus", "hidden")
 DOSSIER_ENTRY = ("Dossier", "dossier", "hidden")
@@ -127,10 +128,10 @@ WRITER_MENU = {"": ACCUEIL_ENTRY, "PDSES": [REGISTRE_ENTRY, REFUS_ENTRY, DOSSIER
         ("declarant-req", WRITER_MENU),
         ("referent-ref", WRITER_MENU),
         ("referent-ref-orl", WRITER_MENU),
-        ("coordinateur-req", WRITER_MENU),
-        ("directeur-req", {"": ACCUEIL_ENTRY, "PDSES": [REGISTRE_ENTRY, DOSSIER_ENTRY]}),
-        ("ars", {"": ACCUEIL_ENTRY, "PDSES": [DOSSIER_ENTRY]}),
-        ("ars-75", {"": ACCUEIL_ENTRY, "PDSES": [DOSSIER_ENTRY]}),
+        ("coordinateur-req", {**WRITER_MENU, "": STATS_ENTRY}),
+        ("directeur-req", {"": STATS_ENTRY, "PDSES": [REGISTRE_ENTRY, DOSSIER_ENTRY]}),
+        ("ars", {"": STATS_ENTRY, "PDSES": [DOSSIER_ENTRY]}),
+        ("ars-75", {"": STATS_ENTRY, "PDSES": [DOSSIER_ENTRY]}),
         ("admin", {"": ACCUEIL_ENTRY}),
     ],
 )

@@ -7,13 +7,16 @@ import streamlit as st
 
 from registre.actors import Actor
 from registre.models import ESTABLISHMENT_ROLES, WRITER_ROLES, Role
+from registre.permissions import STATISTICS_PERSPECTIVES
 
 DOSSIER_READERS = ESTABLISHMENT_ROLES | {Role.ARS}
+STATISTICS_ROLES = frozenset(STATISTICS_PERSPECTIVES)
 
 ACCUEIL = "pages/accueil.py"
 REGISTRE = "pages/registre.py"
 REFUS = "pages/refus.py"
 DOSSIER = "pages/dossier.py"
+STATISTIQUES = "pages/statistiques.py"
 
 
 def pages_for(actor: Actor) -> dict[str, list[st.Page]]:
@@ -35,6 +38,10 @@ def pages_for(actor: Actor) -> dict[str, list[st.Page]]:
         )
     if pdses:
         menu["PDSES"] = pdses
+    if actor.role in STATISTICS_ROLES:
+        menu[""].append(
+            st.Page(STATISTIQUES, title="Statistiques", icon="📊", url_path="statistiques")
+        )
     return menu
 
 

@@ -1,0 +1,247 @@
+"""Statistiques (SPEC §10): figures, charts and exports over a period, for the Coordinateur
+PDSES and the Directeur (their establishment, as requester or as refuser) and the ARS (its
+region). What each may see is decided in ``registre.statistics``."""
+
+from datetime import date
+
+import streamlit as st
+
+from registre import exports, statistics
+from registre.errors import RegistreError
+from registre.permissions import Perspective
+from registre.timeutil import format_datetime
+from registre.web.auth import require_actor
+from registre.web.navigation import STATISTICS_ROLES
+from registre.web.resources import database
+from registre.web.stats_view import (
+    bar_chart,
+    chart_block,
+    heatmap,
+    number,
+    series_chart,
+    show_figures,
+    weekday_hour_chart,
+)
+from registre.web.widgets import choice_box, md
+
+actor = require_actor(STATISTICS_ROLES)
+db = database()
+
+st.title("Statistiques")
+try:
+    options = statistics.options(db, actor)
+except RegistreError as exc:
+    st.error(exc.message)
+    st.stop()
+
+perspective = options.perspectives[0]
+if len(options.perspectives) > 1:
+    perspective = st.radio(
+        "Point de vue",
+        options.perspectives,
+        format_func=lambda p: statistics.PERSPECTIVE_LABELS[p],
+        horizontal=True,
+        key="stats-point-de-vue",
+    )
+where = options.scope_label(perspective)
+st.caption(md(where))
+if perspective is Perspective.REFUSER:
+    st.caption(
+        "Comme établissement refuseur, vous voyez l'identification des appels reçus et vos "
+        "propres réponses : ni les motifs, l'impact ou la destination déclarés par le "
+        "demandeur, ni les autres établissements refuseurs."
+    )
+
+# --- filters ------------------------------------------------------------------------------
+
+defaults = options.defaults
+today = defaults.end
+with st.form("filtres-statistiques"):
+    c1, c2, c3 = st.columns(3)
+    start: date | None = c1.date_input(
+        "Du",
+        value=defaults.start,
+        min_value=date(2000, 1, 1),
+        max_value=today,
+        format="DD/MM/YYYY",
+        key="stats-du",
+    )
+    end: date | None = c2.date_input(
+        "Au",
+        value=defaults.end,
+        min_value=date(2000, 1, 1),
+        max_value=today,
+        format="DD/MM/YYYY",
+        key="stats-au",
+    )
+    with c3:
+        specialty_id = choice_box("Spécialité PDSES", options.specialties, key="stats-specialite")
+    c4, c5, c6 = st.columns(3)
+    departement: str | None = c4.selectbox(
+        statistics.departement_filter_label(perspective),
+        options.departements,
+        index=None,
+        placeholder="Tous",
+        key=f"stats-departement-{perspective.value}",
+    )
+    requesting_id = refusing_id = None
+    if perspective is not Perspective.REQUESTER:
+        with c5:
+            requesting_id = choice_box(
+                "Etablissement demandeur",
+                options.establishments,
+                key=f"stats-demandeur-{perspective.value}",
+            )
+    if perspective is not Perspective.REFUSER:
+        with c6 if perspective is Perspective.REGIONAL else c5:
+            refusing_id = choice_box(
+                "Etablissement refuseur",
+                options.establishments,
+                key=f"stats-refuseur-{perspective.value}",
+            )
+    holders_only = st.checkbox(
+        "Titulaires de la ligne PDSES uniquement",
+        key="stats-titulaires",
+        help="Seulement les refus opposés par l'établissement qui tient la ligne PDSES de la "
+        "spécialité.",
+    )
+    st.form_submit_button("Appliquer les filtres", type="primary")
+
+if start is None or end is None:
+    st.error("Indiquez la date de début et la date de fin de la période.")
+    st.stop()
+filters = statistics.StatsFilters(
+    start=start,
+    end=end,
+    specialty_id=specialty_id,
+    departement=departement,
+    requesting_establishment_id=requesting_id,
+    refusing_establishment_id=refusing_id,
+    line_holders_only=holders_only,
+)
+try:
+    stats = statistics.compute(db, actor, perspective, filters)
+except RegistreError as exc:
+    st.error(exc.message)
+    st.stop()
+
+st.caption(
+    f"Période du {start:%d/%m/%Y} au {end:%d/%m/%Y} (date de la demande). Chiffres calculés "
+    f"le {format_datetime(stats.computed_at)}, mis à jour au plus toutes les "
+    f"{statistics.CACHE_SECONDS} secondes."
+)
+
+# --- figures and charts ---------------------------------------------------------------
+
+show_figures(stats.figures)
+if not stats.figure("refusals").value:
+    st.info("Aucun refus ne correspond à ces filtres sur cette période.")
+    st.stop()
+
+GRANULARITIES = {"semaine": "Semaine", "mois": "Mois"}
+granularity = st.radio(
+    "Regrouper les refus par",
+    list(GRANULARITIES),
+    index=1,
+    format_func=GRANULARITIES.__getitem__,
+    horizontal=True,
+    key="stats-granularite",
+)
+per_period = statistics.series(stats, granularity)
+chart_block(
+    f"Refus par {GRANULARITIES[granularity].lower()} et par spécialité",
+    "periodes",
+    series_chart(per_period, granularity),
+    per_period,
+)
+holder_column = "Titulaire de ligne"
+chart_block(
+    stats.establishments_title,
+    "etablissements",
+    bar_chart(stats.establishments, "Établissement", "Refus", color=holder_column),
+    stats.establishments,
+)
+if stats.requester_motifs is not None:
+    chart_block(
+        "Motifs de refus déclarés par les demandeurs",
+        "motifs-demandeurs",
+        bar_chart(stats.requester_motifs, "Motif", "Refus"),
+        stats.requester_motifs,
+    )
+if stats.refuser_motifs is not None:
+    chart_block(
+        "Motifs de refus déclarés par les refuseurs"
+        if perspective is Perspective.REGIONAL
+        else "Motifs de refus déclarés par mon établissement (réponses)",
+        "motifs-refuseurs",
+        bar_chart(stats.refuser_motifs, "Motif", "Refus"),
+        stats.refuser_motifs,
+    )
+if stats.concordance is not None:
+    chart_block(
+        "Concordance des motifs (demandeur × refuseur, refus ayant reçu une réponse)",
+        "concordance",
+        heatmap(stats.concordance, "Motif du refuseur", "Motif du demandeur", "Refus"),
+        stats.concordance,
+    )
+chart_block(
+    "Refus par jour de la semaine et heure de la demande",
+    "jour-heure",
+    weekday_hour_chart(stats.weekday_hour),
+    stats.weekday_hour,
+)
+if stats.destinations is not None:
+    chart_block(
+        "Destinations finales des patients",
+        "destinations",
+        bar_chart(stats.destinations, "Destination", "Dossiers"),
+        stats.destinations,
+    )
+
+# --- exports --------------------------------------------------------------------------
+
+st.header("Exports")
+try:
+    total = exports.count_rows(db, actor, perspective, filters)
+except RegistreError as exc:
+    st.error(exc.message)
+    st.stop()
+too_large = exports.too_large_message(total)
+if too_large:
+    st.warning(too_large)
+    st.stop()
+st.caption(
+    f"{number(total)} refus avec ces filtres. CSV : séparateur « ; », UTF-8, s'ouvre "
+    "directement dans Excel. Excel : une feuille par tableau et une feuille « Colonnes » "
+    "qui décrit chaque colonne."
+)
+stem = exports.file_stem(perspective, filters)
+
+
+def _tables() -> list[exports.ExportTable]:
+    return exports.export_tables(db, actor, perspective, filters)
+
+
+def _csv(name: str) -> bytes:
+    return exports.to_csv(next(t for t in _tables() if t.name == name))
+
+
+names = ["Dossiers", "Refus"] if perspective is not Perspective.REFUSER else ["Refus"]
+columns = st.columns(len(names) + 1)
+for column, name in zip(columns, names, strict=False):
+    column.download_button(
+        f"⬇️ {name} (CSV)",
+        data=lambda name=name: _csv(name),
+        file_name=f"{stem}-{name.lower()}.csv",
+        mime="text/csv",
+        key=f"export-csv-{name}",
+        on_click="ignore",
+    )
+columns[-1].download_button(
+    "⬇️ " + " et ".join(names) + " (Excel)",
+    data=lambda: exports.to_xlsx(_tables(), title=f"Registre des refus PDSES — {where}"),
+    file_name=f"{stem}.xlsx",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    key="export-xlsx",
+    on_click="ignore",
+)
