@@ -328,14 +328,18 @@ def _count(session: Session, where: list[Any]) -> int:
     )
 
 
+def _grouped(value: int) -> str:
+    return f"{value:,}".replace(",", "\u202f")
+
+
 def too_large_message(total: int) -> str | None:
     """Why an export of ``total`` refusals is refused, or None."""
     if total <= MAX_EXPORT_ROWS:
         return None
     return (
-        f"L'export compterait {total:,} refus, au-delà de la limite de {MAX_EXPORT_ROWS:,} : "
-        "réduisez la période ou ajoutez un filtre."
-    ).replace(",", "\u202f")
+        f"L'export compterait {_grouped(total)} refus, au-delà de la limite de "
+        f"{_grouped(MAX_EXPORT_ROWS)} : réduisez la période ou ajoutez un filtre."
+    )
 
 
 def count_rows(db: Database, actor: Actor, perspective: Perspective, filters: StatsFilters) -> int:
