@@ -105,7 +105,7 @@ def _frozen_clock(moment: datetime) -> Iterator[None]:
 
 
 def load_demo(
-    db: Database, password: str, *, dossier_count: int = 40, seed: int = 2026
+    db: Database, password: str, *, dossier_count: int = 120, seed: int = 2026
 ) -> dict[str, int]:
     """Idempotent: establishments and accounts are added when missing, dossiers only into an
     empty registry."""
@@ -158,9 +158,10 @@ def _demo_dossiers(db: Database, count: int, rng: random.Random) -> int:
         by_requester = i % 4 != 3  # mostly the CHSF, sometimes Henri-Mondor as requester
         actor = declarant if by_requester else coordinateur
         own = ests[REQUESTER_FINESS] if by_requester else ests[REFUSER_FINESS]
-        night = rng.choice([21, 22, 23, 1, 2, 3, 4, 5, 6])
-        requested = (real_now - timedelta(days=rng.randint(1, 90))).replace(
-            hour=night, minute=rng.choice([5, 15, 30, 45]), second=0, microsecond=0
+        # a year of requests (the statistics' default period), mostly at night, some by day
+        hour = rng.choice([21, 22, 23, 1, 2, 3, 4, 5, 6] if rng.random() < 0.85 else [10, 14, 16])
+        requested = (real_now - timedelta(days=rng.randint(1, 360))).replace(
+            hour=hour, minute=rng.choice([5, 15, 30, 45]), second=0, microsecond=0
         )
         service_id = actor.service_id if actor.service_id in services[own] else services[own][0]
         specialty = rng.choice(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 
 def wait_app(page: Page) -> None:
@@ -15,17 +15,23 @@ def wait_app(page: Page) -> None:
     )
 
 
+def live(page: Page) -> Locator:
+    """The elements of the current run. While a run replaces the page, Streamlit keeps the
+    previous run's elements, marked ``data-stale="true"``, until the new run ends: after a
+    logout or a reload, CI saw the old login form next to the new one for seconds."""
+    return page.locator("[data-testid='stElementContainer']:not([data-stale='true'])")
+
+
 def login(page: Page, username: str, password: str) -> None:
     expect_login_form(page)
-    page.get_by_label("Identifiant").fill(username)
-    page.get_by_label("Mot de passe").fill(password)
-    page.get_by_role("button", name="Se connecter").click()
+    live(page).get_by_label("Identifiant").fill(username)
+    live(page).get_by_label("Mot de passe").fill(password)
+    live(page).get_by_role("button", name="Se connecter").click()
 
 
 def expect_login_form(page: Page) -> None:
-    """The form, once: while a run replaces the page, the old form and the new one can
-    both be in the DOM for a moment (seen in CI after a logout), so wait until one is left."""
-    expect(page.get_by_label("Identifiant")).to_have_count(1, timeout=15_000)
-    expect(page.get_by_role("button", name="Se connecter")).to_have_count(1)
-    expect(page.get_by_label("Identifiant")).to_be_visible()
-    expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
+    """The login form of the current run, once."""
+    expect(live(page).get_by_label("Identifiant")).to_have_count(1, timeout=15_000)
+    expect(live(page).get_by_role("button", name="Se connecter")).to_have_count(1)
+    expect(live(page).get_by_label("Identifiant")).to_be_visible()
+    expect(live(page).get_by_role("button", name="Se connecter")).to_be_visible()

@@ -19,7 +19,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, expect
 
 from .conftest import screenshot
-from .helpers import expect_login_form
+from .helpers import expect_login_form, live
 
 QUIET_MS = 250
 _SETTLED_JS = """
@@ -140,9 +140,9 @@ class Person:
 
     def log_in(self, username: str, password: str) -> None:
         expect_login_form(self.page)
-        self.type("Identifiant", username)
-        self.type("Mot de passe", password)
-        self.click_button("Se connecter")
+        self.type("Identifiant", username, scope=live(self.page))
+        self.type("Mot de passe", password, scope=live(self.page))
+        self.click_button("Se connecter", scope=live(self.page))
 
     def log_out(self) -> None:
         self.click_button("Se déconnecter")
