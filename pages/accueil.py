@@ -28,14 +28,15 @@ if actor.role in DOSSIER_READERS:
             st.switch_page(DOSSIER, query_params={"numero": number.strip()})
 
 st.header("Documents")
-docs = documents.list_documents()
+docs = documents.list_documents(database(), actor)
 if not docs:
     st.info("Aucun document n'est disponible pour le moment.")
 for doc in docs:
     st.download_button(
         f"⬇️ {doc.title} ({doc.size // 1024 + 1} ko)",
-        data=doc.read(),
+        data=lambda key=doc.key: documents.read_document(database(), actor, key),
         file_name=doc.filename,
         mime=doc.mime,
-        key=f"doc-{doc.filename}",
+        key=f"doc-{doc.key}",
+        on_click="ignore",
     )

@@ -80,9 +80,39 @@ class AccountInput:
     must_change_password: bool = False
 
 
-def create_account(
-    session: Session, data: AccountInput, *, actor_id: int | None = None, rounds: int = 12
-) -> Account:
+@dataclass
+class AccountFields:
+    """An account as the administration form gives it (ids from the lists)."""
+
+    username: str
+    display_name: str
+    email: str
+    role: Role
+    establishment_id: int | None = None
+    service_id: int | None = None
+    specialty_ids: list[int] = field(default_factory=list)
+    departements: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CheckedAccount:
+    username: str
+    display_name: str
+    email: str
+    role: Role
+    establishment_id: int | None
+    service_id: int | None
+    specialties: list[Specialty]
+    departements: list[str]
+
+
+def check_account(
+    session: Session, data: AccountFields, *, account_id: int | None = None
+) -> tuple[CheckedAccount, list[FieldError]]:
+    """Every rule of an account (SPEC §3), each faulty field listed: the identifier, one valid
+    e-mail address, the establishment of the establishment roles (none for the others), the
+    service of that establishment, a specialty scope only for a Référent PDSES and
+    départements only for a Coordinateur régional."""
     errors: list[FieldError] = []
     username = normalise_username(data.username)
     if not _USERNAME_RE.match(username):
@@ -93,8 +123,10 @@ def create_account(
                 "lettres minuscules, chiffres, point, tiret.",
             )
         )
-    elif session.scalar(select(Account.id).where(Account.username == username)) is not None:
-        errors.append(FieldError("username", "Cet identifiant est déjà utilisé."))
+    else:
+        taken = session.scalar(select(Account.id).where(Account.username == username))
+        if taken is not None and taken != account_id:
+            errors.append(FieldError("username", "Cet identifiant est déjà utilisé."))
     if not data.display_name.strip():
         errors.append(FieldError("display_name", "Le nom affiché est obligatoire."))
     try:
@@ -102,58 +134,126 @@ def create_account(
     except ValidationError as exc:
         errors.extend(exc.errors)
         email = data.email
-    errors.extend(FieldError("password", p) for p in password_problems(data.password))
-
-    establishment: Establishment | None = None
-    service: Service | None = None
+    establishment_id = data.establishment_id
+    service_id = data.service_id
     if data.role in ESTABLISHMENT_ROLES:
-        if not data.establishment_finess:
+        if establishment_id is None:
             errors.append(
                 FieldError("establishment", "Ce profil doit être rattaché à un établissement.")
             )
-        else:
-            establishment = session.scalars(
-                select(Establishment).where(Establishment.finess == data.establishment_finess)
-            ).first()
-            if establishment is None:
-                errors.append(FieldError("establishment", "Établissement inconnu."))
-    if establishment is not None and data.service_name:
-        service = session.scalars(
-            select(Service).where(
-                Service.establishment_id == establishment.id, Service.name == data.service_name
-            )
-        ).first()
-        if service is None:
-            errors.append(FieldError("service", "Service inconnu dans cet établissement."))
-    specialties = _specialties(session, data.specialty_labels, errors)
+        elif session.get(Establishment, establishment_id) is None:
+            errors.append(FieldError("establishment", "Établissement inconnu."))
+    else:
+        establishment_id = service_id = None  # ARS and administrator: no establishment
+    if service_id is not None:
+        service = session.get(Service, service_id)
+        if service is None or service.establishment_id != establishment_id:
+            errors.append(FieldError("service", "Ce service n'appartient pas à l'établissement."))
+    specialties = [s for s in (session.get(Specialty, i) for i in data.specialty_ids) if s]
+    if len(specialties) != len(set(data.specialty_ids)):
+        errors.append(FieldError("specialties", "Spécialité inconnue."))
     if specialties and data.role is not Role.REFERENT:
         errors.append(
             FieldError(
                 "specialties", "Seul un Référent PDSES peut être limité à certaines spécialités."
             )
         )
-    if data.departements and data.role is not Role.ARS:
+    departements = sorted({d.strip().upper() for d in data.departements if d.strip()})
+    if departements and data.role is not Role.ARS:
         errors.append(
             FieldError(
                 "departements", "Seul un Coordinateur régional peut être limité à des départements."
             )
         )
-    if errors:
-        raise ValidationError(errors)
-    account = Account(
+    known = set(session.scalars(select(Establishment.departement).distinct()))
+    unknown = [d for d in departements if d not in known]
+    if unknown:
+        errors.append(
+            FieldError("departements", "Département sans établissement : " + ", ".join(unknown))
+        )
+    checked = CheckedAccount(
         username=username,
         display_name=data.display_name.strip(),
         email=email,
         role=data.role,
-        establishment_id=establishment.id if establishment else None,
-        service_id=service.id if service else None,
+        establishment_id=establishment_id,
+        service_id=service_id,
+        specialties=specialties,
+        departements=departements,
+    )
+    return checked, errors
+
+
+def create_account(
+    session: Session, data: AccountInput, *, actor_id: int | None = None, rounds: int = 12
+) -> Account:
+    """An account from names (the CLI, the demo): the FINESS, the service's name, the
+    specialties' labels."""
+    errors: list[FieldError] = []
+    establishment_id = service_id = None
+    if data.establishment_finess:
+        establishment_id = session.scalar(
+            select(Establishment.id).where(Establishment.finess == data.establishment_finess)
+        )
+        if establishment_id is None:
+            errors.append(FieldError("establishment", "Établissement inconnu."))
+    if establishment_id is not None and data.service_name:
+        service_id = session.scalar(
+            select(Service.id).where(
+                Service.establishment_id == establishment_id, Service.name == data.service_name
+            )
+        )
+        if service_id is None:
+            errors.append(FieldError("service", "Service inconnu dans cet établissement."))
+    specialties = _specialties(session, data.specialty_labels, errors)
+    fields = AccountFields(
+        username=data.username,
+        display_name=data.display_name,
+        email=data.email,
+        role=data.role,
+        establishment_id=establishment_id,
+        service_id=service_id,
+        specialty_ids=[s.id for s in specialties],
+        departements=data.departements,
+    )
+    checked, more = check_account(session, fields)
+    if establishment_id is None and data.role in ESTABLISHMENT_ROLES and errors:
+        more = [e for e in more if e.field != "establishment"]
+    errors.extend(more)
+    errors.extend(FieldError("password", p) for p in password_problems(data.password))
+    if errors:
+        raise ValidationError(errors)
+    return insert_account(
+        session,
+        checked,
         password_hash=hash_password(data.password, rounds=rounds),
         must_change_password=data.must_change_password,
+        actor_id=actor_id,
+    )
+
+
+def insert_account(
+    session: Session,
+    checked: CheckedAccount,
+    *,
+    password_hash: str,
+    must_change_password: bool,
+    actor_id: int | None,
+) -> Account:
+    account = Account(
+        username=checked.username,
+        display_name=checked.display_name,
+        email=checked.email,
+        role=checked.role,
+        establishment_id=checked.establishment_id,
+        service_id=checked.service_id,
+        password_hash=password_hash,
+        must_change_password=must_change_password,
         active=True,
         failed_attempts=0,
         created_at=now(),
-        specialties=specialties,
-        departements=[AccountDepartement(departement=d) for d in sorted(set(data.departements))],
+        specialties=checked.specialties,
+        departements=[AccountDepartement(departement=d) for d in checked.departements],
     )
     session.add(account)
     session.flush()
@@ -163,8 +263,8 @@ def create_account(
         action="account_created",
         entity="account",
         entity_id=account.id,
-        username=username,
-        role=data.role,
+        username=checked.username,
+        role=checked.role,
     )
     return account
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -439,6 +440,28 @@ class RefuserLine(Base):
     )
 
     __mapper_args__: dict[str, Any] = {"version_id_col": version}
+
+
+# --- documents ---------------------------------------------------------------------------
+
+
+class StoredDocument(Base):
+    """A file offered on « Accueil », uploaded by the administrator: kept in the database so
+    that a backup of the database holds it."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(200))
+    mime: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
 
 
 # --- outbox and audit -------------------------------------------------------------------

@@ -222,6 +222,18 @@ def can_view(actor: Actor | None, dossier: Dossier) -> Decision:
     return YES
 
 
+# --- administration (SPEC §3: accounts, reference data, documents, audit log) ------------
+
+
+def can_administer(actor: Actor | None) -> Decision:
+    """Every administration read and write: the Administrateur only."""
+    if actor is None:
+        return _no("Vous devez être connecté.")
+    if actor.role is not Role.ADMIN:
+        return _no("Seul l'administrateur a accès à l'administration.")
+    return YES
+
+
 # --- statistics (SPEC §10) -------------------------------------------------------------
 
 

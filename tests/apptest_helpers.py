@@ -70,14 +70,36 @@ from streamlit.testing.v1 import AppTest
 
 from registre import dossiers, queries
 from registre.models import Dossier, Establishment
-from registre.web.navigation import ACCUEIL, DOSSIER, REFUS, REGISTRE, STATISTIQUES
+from registre.web.navigation import (
+    ACCUEIL,
+    ADMIN_COMPTES,
+    ADMIN_DOCUMENTS,
+    ADMIN_JOURNAL,
+    ADMIN_REFERENTIELS,
+    DOSSIER,
+    MON_COMPTE,
+    REFUS,
+    REGISTRE,
+    STATISTIQUES,
+)
 
 from .factories import PASSWORD, World
 
 ROOT = Path(__file__).resolve().parent.parent
 COOKIE_KEY = "test-cookie-key-" + "x" * 32
 TIMEOUT = 30
-PAGE_FILES = (ACCUEIL, REGISTRE, REFUS, DOSSIER, STATISTIQUES)
+PAGE_FILES = (
+    ACCUEIL,
+    REGISTRE,
+    REFUS,
+    DOSSIER,
+    STATISTIQUES,
+    MON_COMPTE,
+    ADMIN_COMPTES,
+    ADMIN_REFERENTIELS,
+    ADMIN_DOCUMENTS,
+    ADMIN_JOURNAL,
+)
 LOGIN_LABELS = ["Identifiant", "Mot de passe"]
 LOGIN_BUTTON = "Se connecter"
 DENIED = "Votre profil ne donne pas accès à cette page."

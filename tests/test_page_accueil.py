@@ -114,8 +114,19 @@ def test_the_gate_reloads_the_account_at_every_run(app_env):
 
 # --- the menu ---------------------------------------------------------------------------
 
-ACCUEIL_ENTRY = [("Accueil", "", "visible")]
-STATS_ENTRY = [*ACCUEIL_ENTRY, ("Statistiques", "statistiques", "visible")]
+MON_COMPTE_ENTRY = ("Mon compte", "mon_compte", "visible")
+ACCUEIL_ENTRY = [("Accueil", "", "visible"), MON_COMPTE_ENTRY]
+STATS_ENTRY = [
+    ("Accueil", "", "visible"),
+    ("Statistiques", "statistiques", "visible"),
+    MON_COMPTE_ENTRY,
+]
+ADMIN_MENU = [
+    ("Comptes", "admin_comptes", "visible"),
+    ("Référentiels", "admin_referentiels", "visible"),
+    ("Documents", "admin_documents", "visible"),
+    ("Journal d'audit", "admin_journal", "visible"),
+]
 REGISTRE_ENTRY = ("Registre des refus PDSES", "registre", "visible")
 REFUS_ENTRY = ("Refus", "refus", "hidden")
 DOSSIER_ENTRY = ("Dossier", "dossier", "hidden")
@@ -132,7 +143,7 @@ WRITER_MENU = {"": ACCUEIL_ENTRY, "PDSES": [REGISTRE_ENTRY, REFUS_ENTRY, DOSSIER
         ("directeur-req", {"": STATS_ENTRY, "PDSES": [REGISTRE_ENTRY, DOSSIER_ENTRY]}),
         ("ars", {"": STATS_ENTRY, "PDSES": [DOSSIER_ENTRY]}),
         ("ars-75", {"": STATS_ENTRY, "PDSES": [DOSSIER_ENTRY]}),
-        ("admin", {"": ACCUEIL_ENTRY}),
+        ("admin", {"": ACCUEIL_ENTRY, "Administration": ADMIN_MENU}),
     ],
 )
 def test_the_menu_offers_the_pages_of_the_role(app_env, monkeypatch, username, menu):

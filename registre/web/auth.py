@@ -160,6 +160,9 @@ def require_actor(
     return actor
 
 
+_PASSWORD_FORM_KEY = "registre_password_form"
+
+
 def _password_change_form(actor: Actor) -> None:
     """A temporary password must be replaced before anything else."""
     st.title("Changer mon mot de passe")
@@ -167,9 +170,22 @@ def _password_change_form(actor: Actor) -> None:
         "Votre mot de passe est provisoire : choisissez-en un nouveau pour continuer "
         "(au moins 12 caractères)."
     )
-    with st.form("changer-mot-de-passe"):
+    password_change_form(actor)
+
+
+def password_change_form(actor: Actor) -> None:
+    """« Changer mon mot de passe » (the forced change at login and the « Mon compte » page)."""
+    # A new form after a success, so that the fields come back empty (not after an error:
+    # the user corrects one field without typing everything again).
+    generation = st.session_state.get(_PASSWORD_FORM_KEY, 0)
+    with st.form(f"changer-mot-de-passe-{generation}"):
         current = st.text_input("Mot de passe actuel", type="password")
-        new = st.text_input("Nouveau mot de passe", type="password")
+        new = st.text_input(
+            "Nouveau mot de passe",
+            type="password",
+            help="Au moins 12 caractères ; une phrase de passe est plus sûre et plus facile à "
+            "retenir.",
+        )
         again = st.text_input("Confirmation du nouveau mot de passe", type="password")
         submitted = st.form_submit_button("Changer mon mot de passe", type="primary")
     if not submitted:
@@ -186,6 +202,7 @@ def _password_change_form(actor: Actor) -> None:
     except RegistreError as exc:
         st.error(exc.message)
         return
+    st.session_state[_PASSWORD_FORM_KEY] = generation + 1
     flash("Mot de passe changé.")
     st.rerun()
 

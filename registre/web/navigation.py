@@ -17,6 +17,12 @@ REGISTRE = "pages/registre.py"
 REFUS = "pages/refus.py"
 DOSSIER = "pages/dossier.py"
 STATISTIQUES = "pages/statistiques.py"
+MON_COMPTE = "pages/mon_compte.py"
+ADMIN_COMPTES = "pages/admin_comptes.py"
+ADMIN_REFERENTIELS = "pages/admin_referentiels.py"
+ADMIN_DOCUMENTS = "pages/admin_documents.py"
+ADMIN_JOURNAL = "pages/admin_journal.py"
+ADMIN_ROLES = frozenset({Role.ADMIN})
 
 
 def pages_for(actor: Actor) -> dict[str, list[st.Page]]:
@@ -42,6 +48,16 @@ def pages_for(actor: Actor) -> dict[str, list[st.Page]]:
         menu[""].append(
             st.Page(STATISTIQUES, title="Statistiques", icon="📊", url_path="statistiques")
         )
+    if actor.role in ADMIN_ROLES:
+        menu["Administration"] = [
+            st.Page(ADMIN_COMPTES, title="Comptes", icon="👥", url_path="admin_comptes"),
+            st.Page(
+                ADMIN_REFERENTIELS, title="Référentiels", icon="🗂️", url_path="admin_referentiels"
+            ),
+            st.Page(ADMIN_DOCUMENTS, title="Documents", icon="📎", url_path="admin_documents"),
+            st.Page(ADMIN_JOURNAL, title="Journal d'audit", icon="🔎", url_path="admin_journal"),
+        ]
+    menu[""].append(st.Page(MON_COMPTE, title="Mon compte", icon="👤", url_path="mon_compte"))
     return menu
 
 

@@ -1,0 +1,551 @@
+"""Administration of the reference data (SPEC §4): establishments, their services, the
+lists (specialties, refusal motifs, request motifs, final destinations) and the PDSES lines.
+
+Add, edit, deactivate: never delete. A deactivated item disappears from the forms
+(``validation.lookup_active``, ``queries.form_options``) and stays in the dossiers that use
+it, in their history and in the statistics. Administrateur only; every change audited."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from registre import audit, finess
+from registre.accounts import normalise_email
+from registre.actors import Actor
+from registre.administration import admin_read, admin_write
+from registre.db import Database
+from registre.errors import FieldError, NotFound, ValidationError
+from registre.models import (
+    Establishment,
+    FinalDestination,
+    LineKind,
+    PdsesLine,
+    RefusalMotif,
+    RequestMotif,
+    Service,
+    Specialty,
+)
+from registre.queries import Choice, Page
+
+MAX_LABEL = 200
+
+
+def _audit_change(
+    session: Session,
+    actor: Actor,
+    entity: str,
+    entity_id: int,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+) -> None:
+    changes = audit.diff(before or {}, after)
+    if not changes:
+        return
+    audit.record(
+        session,
+        actor_id=actor.id,
+        action="reference_created" if before is None else "reference_updated",
+        entity=entity,
+        entity_id=entity_id,
+        changes=changes,
+    )
+
+
+def _audit_active(
+    session: Session, actor: Actor, entity: str, entity_id: int, active: bool
+) -> None:
+    audit.record(
+        session,
+        actor_id=actor.id,
+        action="reference_reactivated" if active else "reference_deactivated",
+        entity=entity,
+        entity_id=entity_id,
+    )
+
+
+def _label(errors: list[FieldError], value: str, field: str = "label") -> str:
+    label = " ".join(value.split())
+    if not label:
+        errors.append(FieldError(field, "Le libellé est obligatoire."))
+    elif len(label) > MAX_LABEL:
+        errors.append(FieldError(field, f"Le libellé ne doit pas dépasser {MAX_LABEL} caractères."))
+    return label
+
+
+# --- the lists ----------------------------------------------------------------------------
+
+
+class ListKind(enum.StrEnum):
+    SPECIALTY = "specialites"
+    REFUSAL_MOTIF = "motifs-refus"
+    REQUEST_MOTIF = "motifs-demande"
+    DESTINATION = "destinations"
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    model: Any
+    title: str
+    flag: str | None  # the list's own yes/no column
+    flag_label: str
+
+
+LISTS: dict[ListKind, ListSpec] = {
+    ListKind.SPECIALTY: ListSpec(Specialty, "Spécialités PDSES", None, ""),
+    ListKind.REFUSAL_MOTIF: ListSpec(
+        RefusalMotif, "Motifs de refus", "is_other", "Demande une précision (« Autre motif »)"
+    ),
+    ListKind.REQUEST_MOTIF: ListSpec(
+        RequestMotif, "Motifs de demande", "is_other", "Demande une précision (« Autre motif »)"
+    ),
+    ListKind.DESTINATION: ListSpec(
+        FinalDestination,
+        "Destinations finales",
+        "requires_establishment",
+        "Demande l'établissement de destination",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    id: int
+    label: str
+    sort_order: int
+    active: bool
+    flag: bool
+
+
+def list_items(db: Database, actor: Actor, kind: ListKind) -> list[ItemRow]:
+    spec = LISTS[kind]
+    with admin_read(db, actor) as session:
+        return [
+            ItemRow(i.id, i.label, i.sort_order, i.active, bool(getattr(i, spec.flag or "", False)))
+            for i in session.scalars(
+                select(spec.model).order_by(spec.model.sort_order, spec.model.label)
+            )
+        ]
+
+
+def save_item(
+    db: Database,
+    actor: Actor,
+    kind: ListKind,
+    item_id: int | None,
+    label: str,
+    sort_order: int,
+    flag: bool = False,
+) -> int:
+    """Add (``item_id`` None) or edit an entry; a label is unique in its list (whatever the
+    case)."""
+    spec = LISTS[kind]
+    model = spec.model
+    with admin_write(db, actor) as (session, actor):
+        errors: list[FieldError] = []
+        clean = _label(errors, label)
+        if clean:
+            same = session.scalar(
+                select(model.id).where(
+                    func.lower(model.label) == clean.lower(), model.id != (item_id or 0)
+                )
+            )
+            if same is not None:
+                errors.append(FieldError("label", "Ce libellé existe déjà dans la liste."))
+        if errors:
+            raise ValidationError(errors)
+        item = None
+        before = None
+        if item_id is not None:
+            item = session.get(model, item_id, with_for_update=True)
+            if item is None:
+                raise NotFound("Élément introuvable.")
+            before = _item_values(item, spec)
+        else:
+            item = model(active=True)
+            session.add(item)
+        item.label = clean
+        item.sort_order = int(sort_order)
+        if spec.flag:
+            setattr(item, spec.flag, bool(flag))
+        session.flush()
+        _audit_change(
+            session, actor, model.__tablename__, item.id, before, _item_values(item, spec)
+        )
+        return int(item.id)
+
+
+def _item_values(item: Any, spec: ListSpec) -> dict[str, Any]:
+    values = {"label": item.label, "sort_order": item.sort_order}
+    if spec.flag:
+        values[spec.flag] = getattr(item, spec.flag)
+    return values
+
+
+def set_item_active(db: Database, actor: Actor, kind: ListKind, item_id: int, active: bool) -> None:
+    model = LISTS[kind].model
+    with admin_write(db, actor) as (session, actor):
+        item = session.get(model, item_id, with_for_update=True)
+        if item is None:
+            raise NotFound("Élément introuvable.")
+        if item.active != active:
+            item.active = active
+            _audit_active(session, actor, model.__tablename__, item.id, active)
+
+
+# --- establishments -------------------------------------------------------------------------
+
+
+@dataclass
+class EstablishmentFields:
+    finess: str
+    name: str
+    departement: str = ""  # empty: taken from the FINESS number
+    territory: str = ""
+    director_email: str = ""
+
+
+@dataclass(frozen=True)
+class EstablishmentRow:
+    id: int
+    finess: str
+    name: str
+    departement: str
+    territory: str | None
+    director_email: str | None
+    active: bool
+    services: int
+
+
+def list_establishments(
+    db: Database, actor: Actor, *, search: str = "", page: int = 1, page_size: int = 50
+) -> Page[EstablishmentRow]:
+    size = max(1, min(page_size, 200))
+    with admin_read(db, actor) as session:
+        services = (
+            select(func.count(Service.id))
+            .where(Service.establishment_id == Establishment.id, Service.active.is_(True))
+            .correlate(Establishment)
+            .scalar_subquery()
+        )
+        query = select(Establishment, services)
+        words = search.strip().lower()
+        if words:
+            pattern = f"%{words}%"
+            query = query.where(
+                or_(
+                    func.lower(Establishment.name).like(pattern),
+                    Establishment.finess.like(pattern),
+                    func.lower(Establishment.departement) == words,
+                )
+            )
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        page = min(max(1, page), max(1, -(-total // size)))
+        rows = session.execute(
+            query.order_by(Establishment.name).limit(size).offset((page - 1) * size)
+        ).all()
+        return Page(
+            [
+                EstablishmentRow(
+                    e.id,
+                    e.finess,
+                    e.name,
+                    e.departement,
+                    e.territory,
+                    e.director_email,
+                    e.active,
+                    n,
+                )
+                for e, n in rows
+            ],
+            total,
+            page,
+            size,
+        )
+
+
+def get_establishment(db: Database, actor: Actor, establishment_id: int) -> EstablishmentRow:
+    with admin_read(db, actor) as session:
+        est = session.get(Establishment, establishment_id)
+        if est is None:
+            raise NotFound("Établissement introuvable.")
+        services = session.scalar(
+            select(func.count(Service.id)).where(
+                Service.establishment_id == est.id, Service.active.is_(True)
+            )
+        )
+        return EstablishmentRow(
+            est.id,
+            est.finess,
+            est.name,
+            est.departement,
+            est.territory,
+            est.director_email,
+            est.active,
+            int(services or 0),
+        )
+
+
+def establishment_choices(db: Database, actor: Actor) -> list[Choice]:
+    """Every establishment, active or not (marked), for the administration's lists."""
+    with admin_read(db, actor) as session:
+        return [
+            Choice(e.id, f"{e.name} ({e.departement})" + ("" if e.active else " (désactivé)"))
+            for e in session.scalars(select(Establishment).order_by(Establishment.name))
+        ]
+
+
+def check_establishment(
+    session: Session, data: EstablishmentFields, establishment_id: int | None
+) -> tuple[dict[str, Any], list[FieldError]]:
+    errors: list[FieldError] = []
+    number = finess.normalise(data.finess)
+    problem = finess.error_message(number)
+    if problem:
+        errors.append(FieldError("finess", problem))
+    else:
+        same = session.scalar(
+            select(Establishment.id).where(
+                Establishment.finess == number, Establishment.id != (establishment_id or 0)
+            )
+        )
+        if same is not None:
+            errors.append(FieldError("finess", "Un établissement porte déjà ce numéro FINESS."))
+    name = _label(errors, data.name, "name")
+    departement = data.departement.strip().upper() or (
+        finess.departement(number) if not problem else ""
+    )
+    if not departement or len(departement) > 3:
+        errors.append(
+            FieldError("departement", "Le département est obligatoire (2 ou 3 caractères).")
+        )
+    email = data.director_email.strip()
+    if email:
+        try:
+            email = normalise_email(email)
+        except ValidationError:
+            errors.append(FieldError("director_email", "Adresse e-mail de la direction invalide."))
+    values = {
+        "finess": number,
+        "name": name,
+        "departement": departement,
+        "territory": " ".join(data.territory.split()) or None,
+        "director_email": email or None,
+    }
+    return values, errors
+
+
+def save_establishment(
+    db: Database, actor: Actor, establishment_id: int | None, data: EstablishmentFields
+) -> int:
+    with admin_write(db, actor) as (session, actor):
+        values, errors = check_establishment(session, data, establishment_id)
+        if errors:
+            raise ValidationError(errors)
+        before = None
+        if establishment_id is None:
+            est = Establishment(active=True, finess_demo=False, **values)
+            session.add(est)
+        else:
+            found = session.get(Establishment, establishment_id, with_for_update=True)
+            if found is None:
+                raise NotFound("Établissement introuvable.")
+            est = found
+            before = {k: getattr(est, k) for k in values}
+            for key, value in values.items():
+                setattr(est, key, value)
+        session.flush()
+        _audit_change(session, actor, "establishments", est.id, before, values)
+        return est.id
+
+
+def set_establishment_active(
+    db: Database, actor: Actor, establishment_id: int, active: bool
+) -> None:
+    """A deactivated establishment is no longer offered as a refuser nor as a destination;
+    its accounts keep working (deactivate them one by one if need be)."""
+    with admin_write(db, actor) as (session, actor):
+        est = session.get(Establishment, establishment_id, with_for_update=True)
+        if est is None:
+            raise NotFound("Établissement introuvable.")
+        if est.active != active:
+            est.active = active
+            _audit_active(session, actor, "establishments", est.id, active)
+
+
+# --- services -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    id: int
+    name: str
+    active: bool
+
+
+def list_services(db: Database, actor: Actor, establishment_id: int) -> list[ServiceRow]:
+    with admin_read(db, actor) as session:
+        return [
+            ServiceRow(s.id, s.name, s.active)
+            for s in session.scalars(
+                select(Service)
+                .where(Service.establishment_id == establishment_id)
+                .order_by(Service.name)
+            )
+        ]
+
+
+def save_service(
+    db: Database, actor: Actor, establishment_id: int, service_id: int | None, name: str
+) -> int:
+    with admin_write(db, actor) as (session, actor):
+        if session.get(Establishment, establishment_id) is None:
+            raise NotFound("Établissement introuvable.")
+        errors: list[FieldError] = []
+        clean = _label(errors, name, "name")
+        if clean and session.scalar(
+            select(Service.id).where(
+                Service.establishment_id == establishment_id,
+                func.lower(Service.name) == clean.lower(),
+                Service.id != (service_id or 0),
+            )
+        ):
+            errors.append(FieldError("name", "Ce service existe déjà dans l'établissement."))
+        if errors:
+            raise ValidationError(errors)
+        before = None
+        if service_id is None:
+            service = Service(establishment_id=establishment_id, name=clean, active=True)
+            session.add(service)
+        else:
+            found = session.get(Service, service_id, with_for_update=True)
+            if found is None or found.establishment_id != establishment_id:
+                raise NotFound("Service introuvable.")
+            service = found
+            before = {"name": service.name}
+            service.name = clean
+        session.flush()
+        _audit_change(session, actor, "services", service.id, before, {"name": clean})
+        return service.id
+
+
+def set_service_active(db: Database, actor: Actor, service_id: int, active: bool) -> None:
+    with admin_write(db, actor) as (session, actor):
+        service = session.get(Service, service_id, with_for_update=True)
+        if service is None:
+            raise NotFound("Service introuvable.")
+        if service.active != active:
+            service.active = active
+            _audit_active(session, actor, "services", service.id, active)
+
+
+# --- PDSES lines ----------------------------------------------------------------------------
+
+LINE_KIND_LABELS = {LineKind.GARDE: "Garde", LineKind.ASTREINTE: "Astreinte"}
+
+
+@dataclass(frozen=True)
+class LineRow:
+    id: int
+    establishment_id: int
+    establishment: str
+    specialty_id: int
+    specialty: str
+    kind: LineKind
+    territory: str | None
+    active: bool
+
+
+def list_lines(db: Database, actor: Actor, *, specialty_id: int | None = None) -> list[LineRow]:
+    with admin_read(db, actor) as session:
+        query = (
+            select(PdsesLine, Establishment.name, Specialty.label)
+            .join(Establishment, Establishment.id == PdsesLine.establishment_id)
+            .join(Specialty, Specialty.id == PdsesLine.specialty_id)
+            .order_by(Specialty.label, Establishment.name)
+        )
+        if specialty_id is not None:
+            query = query.where(PdsesLine.specialty_id == specialty_id)
+        return [
+            LineRow(
+                ln.id,
+                ln.establishment_id,
+                est,
+                ln.specialty_id,
+                spec,
+                ln.kind,
+                ln.territory,
+                ln.active,
+            )
+            for ln, est, spec in session.execute(query)
+        ]
+
+
+def save_line(
+    db: Database,
+    actor: Actor,
+    line_id: int | None,
+    establishment_id: int | None,
+    specialty_id: int | None,
+    kind: LineKind | None,
+    territory: str = "",
+) -> int:
+    """Who holds a specialty's line. A refusal records whether its refuser held the line
+    when the refusal was entered; changing a line does not rewrite past dossiers."""
+    with admin_write(db, actor) as (session, actor):
+        errors: list[FieldError] = []
+        if establishment_id is None or session.get(Establishment, establishment_id) is None:
+            errors.append(FieldError("establishment", "Choisissez l'établissement titulaire."))
+        if specialty_id is None or session.get(Specialty, specialty_id) is None:
+            errors.append(FieldError("specialty", "Choisissez la spécialité."))
+        if kind is None:
+            errors.append(FieldError("kind", "Choisissez garde ou astreinte."))
+        if not errors and session.scalar(
+            select(PdsesLine.id).where(
+                PdsesLine.establishment_id == establishment_id,
+                PdsesLine.specialty_id == specialty_id,
+                PdsesLine.id != (line_id or 0),
+            )
+        ):
+            errors.append(
+                FieldError(
+                    "establishment", "Cet établissement a déjà une ligne pour cette spécialité."
+                )
+            )
+        if errors:
+            raise ValidationError(errors)
+        values = {
+            "establishment_id": establishment_id,
+            "specialty_id": specialty_id,
+            "kind": kind,
+            "territory": " ".join(territory.split()) or None,
+        }
+        before = None
+        if line_id is None:
+            line = PdsesLine(active=True, **values)
+            session.add(line)
+        else:
+            found = session.get(PdsesLine, line_id, with_for_update=True)
+            if found is None:
+                raise NotFound("Ligne PDSES introuvable.")
+            line = found
+            before = {k: getattr(line, k) for k in values}
+            for key, value in values.items():
+                setattr(line, key, value)
+        session.flush()
+        _audit_change(session, actor, "pdses_lines", line.id, before, values)
+        return line.id
+
+
+def set_line_active(db: Database, actor: Actor, line_id: int, active: bool) -> None:
+    with admin_write(db, actor) as (session, actor):
+        line = session.get(PdsesLine, line_id, with_for_update=True)
+        if line is None:
+            raise NotFound("Ligne PDSES introuvable.")
+        if line.active != active:
+            line.active = active
+            _audit_active(session, actor, "pdses_lines", line.id, active)
