@@ -47,7 +47,9 @@ _GENERIC_WORDS = (
 def email_looks_personal(email: str) -> bool:
     """SPEC §3: warn (never refuse) when the address looks like ``prenom.nom@…``."""
     local = email.split("@", 1)[0].lower()
-    if any(word in local for word in _GENERIC_WORDS):
+    # whole words only: « dim » (département d'information médicale) is not « dimitri »
+    words = [w for w in re.split(r"[._+\-\d]+", local) if w]
+    if any(w in _GENERIC_WORDS or w.removesuffix("s") in _GENERIC_WORDS for w in words):
         return False
     return bool(_PERSONAL_EMAIL_RE.match(email))
 
