@@ -15,6 +15,7 @@ from registre.web.navigation import ADMIN_ROLES
 from registre.web.resources import database
 from registre.web.widgets import (
     choice_box,
+    clear_errors,
     dt,
     errors_for,
     field_errors,
@@ -30,6 +31,27 @@ db = database()
 SELECTED = "admin-compte"
 WARNING = "admin-compte-avertissement"
 NEW = 0
+
+CLEAR = "admin-compte-a-vider"
+
+
+def _open(account_id: int | None) -> None:
+    """Show another account's form (or none): the former one's errors and typed values go."""
+    for name in [str(k) for k in st.session_state]:
+        if name.startswith(f"compte-{NEW}-") or name.endswith("-provisoire"):
+            del st.session_state[name]
+    clear_errors(f"compte-{NEW}")
+    if account_id is not None:
+        clear_errors(f"compte-{account_id}")
+        st.session_state[SELECTED] = account_id
+    else:
+        st.session_state.pop(SELECTED, None)
+    st.rerun()
+
+
+# Values to forget before the widgets are drawn (a temporary password once it is set).
+for name in st.session_state.pop(CLEAR, []):
+    st.session_state.pop(name, None)
 
 st.title("Comptes")
 show_flash()
@@ -64,8 +86,7 @@ result = administration.list_accounts(
     page_size=25,
 )
 if st.button("➕ Nouveau compte", key="compte-nouveau"):
-    st.session_state[SELECTED] = NEW
-    st.rerun()
+    _open(NEW)
 WIDTHS = [2, 2.2, 1.8, 2.6, 2.6, 1.4]
 if not result.items:
     st.info("Aucun compte ne correspond à la recherche.")
@@ -80,8 +101,7 @@ else:
     for row in result.items:
         cols = st.columns(WIDTHS, vertical_alignment="center")
         if cols[0].button(f"✏️ {row.username}", key=f"compte-{row.id}", help="Modifier ce compte"):
-            st.session_state[SELECTED] = row.id
-            st.rerun()
+            _open(row.id)
         cols[1].markdown(md(row.display_name))
         cols[2].markdown(md(row.role_label))
         cols[3].markdown(md(row.establishment or "—"))
@@ -226,8 +246,7 @@ if detail is None:
                 "changé à la première connexion.",
             )
     if st.button("Annuler", key=f"{key}-annuler"):
-        st.session_state.pop(SELECTED, None)
-        st.rerun()
+        _open(None)
     st.stop()
 
 if st.button("Enregistrer les modifications", type="primary", key=f"{key}-enregistrer"):

@@ -276,6 +276,15 @@ def update(db: Database, actor: Actor, account_id: int, data: AccountFields) -> 
             errors.append(
                 FieldError("role", "Vous ne pouvez pas retirer votre propre profil Administrateur.")
             )
+        if account.id == actor.id and checked.username != account.username:
+            # The open session and its cookie name the account by its identifier.
+            errors.append(
+                FieldError(
+                    "username",
+                    "Vous ne pouvez pas changer votre propre identifiant : demandez-le à un "
+                    "autre administrateur.",
+                )
+            )
         if errors:
             raise ValidationError(errors)
         before = {

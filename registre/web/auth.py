@@ -160,7 +160,7 @@ def require_actor(
     return actor
 
 
-_PASSWORD_FORM_KEY = "registre_password_form"
+_PASSWORD_FORM_KEY = "registre_password_form"  # noqa: S105 (a session key)
 
 
 def _password_change_form(actor: Actor) -> None:
