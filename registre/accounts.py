@@ -131,6 +131,10 @@ def check_account(
             errors.append(FieldError("username", "Cet identifiant est déjà utilisé."))
     if not data.display_name.strip():
         errors.append(FieldError("display_name", "Le nom affiché est obligatoire."))
+    elif len(data.display_name.strip()) > 200:
+        errors.append(
+            FieldError("display_name", "Le nom affiché ne doit pas dépasser 200 caractères.")
+        )
     try:
         email = normalise_email(data.email)
     except ValidationError as exc:

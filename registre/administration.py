@@ -297,6 +297,10 @@ def update(db: Database, actor: Actor, account_id: int, data: AccountFields) -> 
             "specialty_ids": sorted(s.id for s in account.specialties),
             "departements": sorted(d.departement for d in account.departements),
         }
+        if checked.username != account.username:
+            # Its cookies name it by its identifier: they end (another account could take
+            # the old identifier).
+            account.sessions_revoked_at = now()
         account.username = checked.username
         account.display_name = checked.display_name
         account.email = checked.email

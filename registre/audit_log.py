@@ -13,11 +13,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
+from registre import exports
 from registre.actors import Actor
 from registre.administration import admin_read
 from registre.db import Database
 from registre.errors import ValidationError
-from registre.exports import MAX_EXPORT_ROWS, neutralise, too_large_message
+from registre.exports import grouped, neutralise
 from registre.models import Account, AuditEntry, Dossier
 from registre.queries import ACTION_LABELS as DOSSIER_ACTIONS
 from registre.queries import Page
@@ -156,9 +157,13 @@ def export_csv(db: Database, actor: Actor, filters: AuditFilters) -> bytes:
     with admin_read(db, actor) as session:
         query = _query(filters)
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        message = too_large_message(total)
-        if message:
-            raise ValidationError.single("export", message)
+        limit = exports.MAX_EXPORT_ROWS  # the same limit as the statistics' exports
+        if total > limit:
+            raise ValidationError.single(
+                "export",
+                f"L'export compterait {grouped(total)} entrées, au-delà de la limite de "
+                f"{grouped(limit)} : réduisez la période ou ajoutez un filtre.",
+            )
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
         writer.writerow(CSV_HEADERS)
@@ -181,4 +186,4 @@ def export_csv(db: Database, actor: Actor, filters: AuditFilters) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-__all__ = ["ACTION_LABELS", "MAX_EXPORT_ROWS", "AuditFilters", "AuditRow"]
+__all__ = ["ACTION_LABELS", "AuditFilters", "AuditRow"]

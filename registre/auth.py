@@ -187,6 +187,11 @@ def fresh_actor(session: Session, actor: Actor) -> Actor:
     ).one_or_none()
     if account is None or not account.active:
         raise AuthenticationError("Votre compte n'est plus actif : reconnectez-vous.")
+    if account.must_change_password:
+        # The pages show only the change form; the rules refuse too (defence in depth).
+        raise AuthenticationError(
+            "Votre mot de passe est provisoire : changez-le avant de continuer."
+        )
     return Actor.from_account(account)
 
 
@@ -236,4 +241,6 @@ def load_actor_for_cookie(db: Database, username: str, issued_at: datetime) -> A
         revoked = account.sessions_revoked_at
         if revoked is not None and issued_at <= revoked:
             return None
+        if issued_at < account.created_at:
+            return None  # issued to an earlier account of that identifier (since renamed)
         return Actor.from_account(account)

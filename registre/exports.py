@@ -328,7 +328,8 @@ def _count(session: Session, where: list[Any]) -> int:
     )
 
 
-def _grouped(value: int) -> str:
+def grouped(value: int) -> str:
+    """``200 000``: thousands grouped by a narrow no-break space."""
     return f"{value:,}".replace(",", "\u202f")
 
 
@@ -337,8 +338,8 @@ def too_large_message(total: int) -> str | None:
     if total <= MAX_EXPORT_ROWS:
         return None
     return (
-        f"L'export compterait {_grouped(total)} refus, au-delà de la limite de "
-        f"{_grouped(MAX_EXPORT_ROWS)} : réduisez la période ou ajoutez un filtre."
+        f"L'export compterait {grouped(total)} refus, au-delà de la limite de "
+        f"{grouped(MAX_EXPORT_ROWS)} : réduisez la période ou ajoutez un filtre."
     )
 
 

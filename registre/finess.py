@@ -31,7 +31,11 @@ def check_digit(first_eight: str) -> str:
 def departement(value: str) -> str:
     """Département of a FINESS: ``75``, ``2A``; ``97x`` for the overseas ones."""
     finess = normalise(value)
-    if finess.startswith("97") or finess.startswith("98"):
+    if finess.startswith("970"):
+        return "97" + finess[3]  # 9701… Guadeloupe 971, 9703… Guyane 973, 9704… Réunion 974
+    if finess.startswith("9805"):
+        return "976"  # Mayotte
+    if finess.startswith(("97", "98")):
         return finess[:3]
     return finess[:2]
 

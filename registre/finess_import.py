@@ -33,6 +33,8 @@ from registre.models import Establishment
 
 MAX_BYTES = 64 * 1024 * 1024
 EXTRACTION_TAG = "structureet"
+# The extraction codes the overseas départements 9A…9F.
+OVERSEAS = {"9A": "971", "9B": "972", "9C": "973", "9D": "974", "9E": "975", "9F": "976"}
 _DEPARTEMENT_RE = re.compile(r"^(?:\d{2}|2[AB]|97\d|98\d)$")
 
 
@@ -131,8 +133,9 @@ def parse(content: bytes) -> tuple[ImportFormat, list[_Parsed], list[Rejected]]:
             rejected.append(Rejected(number, shown, "Le nom dépasse 200 caractères."))
             continue
         departement = raw_dept.strip().upper()
+        departement = OVERSEAS.get(departement, departement)
         if not _DEPARTEMENT_RE.match(departement):
-            departement = finess.departement(code)  # e.g. the extraction's « 9A » overseas
+            departement = finess.departement(code)
         if code in seen:
             rejected.append(
                 Rejected(number, shown, f"FINESS déjà présent à la ligne {seen[code]} du fichier.")

@@ -68,6 +68,20 @@ def _audit_active(
     )
 
 
+def _taken(rows: Any, label: str, own_id: int | None) -> bool:
+    """Whether another row has this label, whatever the case and accents' case (compared in
+    Python: SQLite's lower() leaves « É » as it is)."""
+    wanted = label.casefold()
+    return any(str(name).casefold() == wanted and ident != own_id for ident, name in rows)
+
+
+def _territory(errors: list[FieldError], value: str) -> str | None:
+    clean = " ".join(value.split())
+    if len(clean) > 120:
+        errors.append(FieldError("territory", "Le territoire ne doit pas dépasser 120 caractères."))
+    return clean or None
+
+
 def _label(errors: list[FieldError], value: str, field: str = "label") -> str:
     label = " ".join(value.split())
     if not label:
@@ -148,14 +162,8 @@ def save_item(
     with admin_write(db, actor) as (session, actor):
         errors: list[FieldError] = []
         clean = _label(errors, label)
-        if clean:
-            same = session.scalar(
-                select(model.id).where(
-                    func.lower(model.label) == clean.lower(), model.id != (item_id or 0)
-                )
-            )
-            if same is not None:
-                errors.append(FieldError("label", "Ce libellé existe déjà dans la liste."))
+        if clean and _taken(session.execute(select(model.id, model.label)).all(), clean, item_id):
+            errors.append(FieldError("label", "Ce libellé existe déjà dans la liste."))
         if errors:
             raise ValidationError(errors)
         item = None
@@ -323,6 +331,7 @@ def check_establishment(
         errors.append(
             FieldError("departement", "Le département est obligatoire (2 ou 3 caractères).")
         )
+    territory = _territory(errors, data.territory)
     email = data.director_email.strip()
     if email:
         try:
@@ -333,7 +342,7 @@ def check_establishment(
         "finess": number,
         "name": name,
         "departement": departement,
-        "territory": " ".join(data.territory.split()) or None,
+        "territory": territory,
         "director_email": email or None,
     }
     return values, errors
@@ -407,12 +416,12 @@ def save_service(
             raise NotFound("Établissement introuvable.")
         errors: list[FieldError] = []
         clean = _label(errors, name, "name")
-        if clean and session.scalar(
-            select(Service.id).where(
-                Service.establishment_id == establishment_id,
-                func.lower(Service.name) == clean.lower(),
-                Service.id != (service_id or 0),
-            )
+        if clean and _taken(
+            session.execute(
+                select(Service.id, Service.name).where(Service.establishment_id == establishment_id)
+            ).all(),
+            clean,
+            service_id,
         ):
             errors.append(FieldError("name", "Ce service existe déjà dans l'établissement."))
         if errors:
@@ -504,6 +513,7 @@ def save_line(
             errors.append(FieldError("specialty", "Choisissez la spécialité."))
         if kind is None:
             errors.append(FieldError("kind", "Choisissez garde ou astreinte."))
+        clean_territory = _territory(errors, territory)
         if not errors and session.scalar(
             select(PdsesLine.id).where(
                 PdsesLine.establishment_id == establishment_id,
@@ -522,7 +532,7 @@ def save_line(
             "establishment_id": establishment_id,
             "specialty_id": specialty_id,
             "kind": kind,
-            "territory": " ".join(territory.split()) or None,
+            "territory": clean_territory,
         }
         before = None
         if line_id is None:

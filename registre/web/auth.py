@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 COOKIE_NAME = "registre_pdses_session"
 _ACTOR_KEY = "registre_actor"
+_ACTOR_ID_KEY = "registre_actor_id"
 _CHROME_KEY = "registre_chrome_rendered"
 _TARGET_KEY = "registre_after_login"
 _JUST_IN_KEY = "registre_just_logged_in"
@@ -63,10 +64,19 @@ def _start_session(actor: Actor) -> None:
     st.session_state["roles"] = [actor.role.value]
     st.session_state["logout"] = None
     st.session_state[_ACTOR_KEY] = actor.username
+    st.session_state[_ACTOR_ID_KEY] = actor.id
 
 
 def _end_session() -> None:
-    for key in ("authentication_status", "username", "name", "email", "roles", _ACTOR_KEY):
+    for key in (
+        "authentication_status",
+        "username",
+        "name",
+        "email",
+        "roles",
+        _ACTOR_KEY,
+        _ACTOR_ID_KEY,
+    ):
         st.session_state[key] = None
 
 
@@ -76,6 +86,11 @@ def _session_actor() -> Actor | None:
         return None
     username = st.session_state.get(_ACTOR_KEY)
     actor = auth.load_actor(database(), username) if username else None
+    started_as = st.session_state.get(_ACTOR_ID_KEY)
+    if actor is not None and started_as is not None and actor.id != started_as:
+        # The account was renamed and its identifier given to another one: not the same
+        # person. (The session names the account, as the cookie does.)
+        actor = None
     if actor is None:
         _end_session()
     return actor

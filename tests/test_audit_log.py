@@ -1,0 +1,334 @@
+"""Reading the audit trail (issue 5): the Administrateur filters it by user, action, dossier
+and period (Paris days), pages through it latest first, and exports it as CSV (UTF-8 with
+BOM, ``;``, oldest first, Paris dates, formula-like cells neutralised).
+
+The entries are produced by the real actions: a login, a dossier created and finalised, an
+account created by the administrator; each at a chosen instant of the test clock.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from registre import administration, audit, audit_log, auth, exports
+from registre.accounts import AccountFields
+from registre.audit_log import AuditFilters
+from registre.errors import PermissionDenied, ValidationError
+from registre.models import Account, AuditEntry, Role
+
+from .factories import PASSWORD
+
+NON_ADMINS = [
+    "declarant_req",
+    "referent_req",
+    "coordinateur_req",
+    "directeur_req",
+    "declarant_ref",
+    "referent_ref",
+    "coordinateur_ref",
+    "directeur_ref",
+    "referent_ref_orl",
+    "ars",
+    "ars_75",
+]
+# 01/12 23:30 in Paris (UTC+1), then 00:30 on 02/12, then 10:00 on 02/12.
+LOGIN_AT = datetime(2026, 12, 1, 22, 30, tzinfo=UTC)
+DOSSIER_AT = datetime(2026, 12, 1, 23, 30, tzinfo=UTC)
+ACCOUNT_AT = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+CSV_HEADERS = [
+    "Date et heure",
+    "Utilisateur",
+    "Action",
+    "Code de l'action",
+    "Objet",
+    "Identifiant de l'objet",
+    "Dossier",
+    "Détails",
+]
+
+
+@dataclass
+class Trail:
+    number: str
+    dossier_id: int
+    account_id: int
+    baseline: int  # entries written when the test world was built
+
+
+def admin(world):
+    return world.actor("admin")
+
+
+def count(world) -> int:
+    with world.db.read() as s:
+        return s.scalar(select(func.count()).select_from(AuditEntry)) or 0
+
+
+@pytest.fixture
+def trail(world, clock) -> Trail:
+    baseline = count(world)
+    clock.set(LOGIN_AT)
+    assert auth.authenticate(world.db, "declarant-req", PASSWORD).ok
+    clock.set(DOSSIER_AT)
+    dossier = world.finalised("declarant_req", lines=("ref",))
+    clock.set(ACCOUNT_AT)
+    saved = administration.create(
+        world.db,
+        admin(world),
+        AccountFields(
+            username="nouveau-compte",
+            display_name="Nouveau compte",
+            email="pdses@foch.example.org",
+            role=Role.COORDINATEUR,
+            establishment_id=world.est["other"],
+        ),
+        "provisoire-2026-abc",
+    )
+    return Trail(dossier.number, dossier.id, saved.id, baseline)
+
+
+def entries(world, page: int = 1, page_size: int = 200, **filters) -> list:
+    return audit_log.list_entries(
+        world.db, admin(world), AuditFilters(**filters), page=page, page_size=page_size
+    ).items
+
+
+def actions(rows) -> list[str]:
+    return [r.action for r in rows]
+
+
+def read_csv(content: bytes) -> list[list[str]]:
+    assert content.startswith(b"\xef\xbb\xbf")
+    return list(csv.reader(io.StringIO(content.decode("utf-8-sig")), delimiter=";"))
+
+
+# --- filters --------------------------------------------------------------------------------
+
+
+def test_filter_by_user_whatever_the_case(world, trail):
+    rows = entries(world, username="  DECLARANT-Req ")
+    assert {r.who for r in rows} == {"declarant-req"}
+    assert actions(rows) == [
+        "dossier_finalised",
+        "line_added",
+        "dossier_created",
+        "login_succeeded",
+    ]
+    assert actions(entries(world, username="admin")) == ["account_created"]
+    assert entries(world, username="personne") == []
+
+
+def test_filter_by_action(world, trail):
+    [login] = entries(world, action="login_succeeded")
+    assert (login.who, login.action_label, login.entity) == (
+        "declarant-req",
+        "Connexion",
+        "account",
+    )
+    assert login.entity_id == world.actor("declarant_req").id
+    created = entries(world, action="account_created")
+    assert len(created) == trail.baseline + 1  # the world's accounts, then the new one
+    assert created[0].entity_id == trail.account_id and created[0].who == "admin"
+    assert created[0].action_label == "Compte créé"
+    assert {r.who for r in created[1:]} == {"—"}  # created by the command line: no actor
+
+
+def test_filter_by_dossier_number(world, trail):
+    rows = entries(world, dossier_number=f" {trail.number.lower()} ")
+    assert actions(rows) == ["dossier_finalised", "line_added", "dossier_created"]
+    assert {r.dossier_number for r in rows} == {trail.number}
+    assert [r.action_label for r in rows] == [
+        "Dossier finalisé",
+        "Établissement refuseur ajouté",
+        "Dossier créé",
+    ]
+    assert entries(world, dossier_number="R-1999-000001") == []
+
+
+def test_filter_by_period_in_paris_days(world, trail):
+    # 22:30 UTC on 01/12 is still 01/12 in Paris; 23:30 UTC is already 02/12
+    first = entries(world, start=date(2026, 12, 1), end=date(2026, 12, 1))
+    assert actions(first) == ["login_succeeded"]
+    second = entries(world, start=date(2026, 12, 2), end=date(2026, 12, 2))
+    assert actions(second) == [
+        "account_created",
+        "dossier_finalised",
+        "line_added",
+        "dossier_created",
+    ]
+    assert len(entries(world, start=date(2026, 12, 1))) == 5
+    assert len(entries(world, end=date(2026, 11, 30))) == trail.baseline
+    assert entries(world, start=date(2026, 12, 3)) == []
+
+
+def test_filters_combine(world, trail):
+    rows = entries(
+        world,
+        username="declarant-req",
+        action="dossier_created",
+        dossier_number=trail.number,
+        start=date(2026, 12, 2),
+        end=date(2026, 12, 2),
+    )
+    assert actions(rows) == ["dossier_created"]
+    assert entries(world, username="admin", dossier_number=trail.number) == []
+
+
+def test_latest_first_and_paginated(world, trail):
+    rows = entries(world)
+    assert len(rows) == trail.baseline + 5
+    assert [(r.at, r.id) for r in rows] == sorted(((r.at, r.id) for r in rows), reverse=True)
+    assert rows[0].action == "account_created" and rows[0].at == ACCOUNT_AT
+    page = audit_log.list_entries(world.db, admin(world), AuditFilters(), page=2, page_size=2)
+    assert (page.page, page.total) == (2, trail.baseline + 5)
+    assert [r.id for r in page.items] == [r.id for r in rows[2:4]]
+    last = audit_log.list_entries(world.db, admin(world), AuditFilters(), page=999, page_size=2)
+    assert last.page == last.pages and last.items == rows[2 * (last.pages - 1) :]
+
+
+def test_details_are_shown_as_json(world, trail):
+    [created] = entries(world, action="account_created", username="admin")
+    assert created.details == '{"role": "coordinateur", "username": "nouveau-compte"}'
+    [login] = entries(world, action="login_succeeded")
+    assert login.details == ""
+
+
+def test_every_action_written_by_the_code_has_a_label():
+    for code in (
+        "login_failed",
+        "account_locked",
+        "password_reset",
+        "account_unlocked",
+        "reference_deactivated",
+        "establishments_imported",
+        "document_removed",
+        "line_answered",
+    ):
+        assert audit_log.ACTION_LABELS[code] != code
+    codes = [code for code, _label in audit_log.action_choices()]
+    assert sorted(codes) == sorted(audit_log.ACTION_LABELS)
+
+
+@pytest.mark.parametrize("call", ["list_entries", "export_csv"])
+def test_a_period_ending_before_it_starts_is_refused(world, call):
+    filters = AuditFilters(start=date(2026, 12, 2), end=date(2026, 12, 1))
+    with pytest.raises(ValidationError) as exc:
+        getattr(audit_log, call)(world.db, admin(world), filters)
+    assert exc.value.by_field() == {
+        "period": ["La date de début de la période doit précéder sa date de fin."]
+    }
+
+
+# --- the CSV export -------------------------------------------------------------------------
+
+
+def test_export_oldest_first_with_paris_dates(world, trail):
+    rows = read_csv(
+        audit_log.export_csv(world.db, admin(world), AuditFilters(start=date(2026, 12, 1)))
+    )
+    assert rows[0] == CSV_HEADERS
+    body = rows[1:]
+    assert [r[3] for r in body] == [
+        "login_succeeded",
+        "dossier_created",
+        "line_added",
+        "dossier_finalised",
+        "account_created",
+    ]
+    assert [r[0] for r in body] == [
+        "01/12/2026 23:30",
+        "02/12/2026 00:30",
+        "02/12/2026 00:30",
+        "02/12/2026 00:30",
+        "02/12/2026 10:00",
+    ]
+    declarant = world.actor("declarant_req").id
+    assert body[0] == [
+        "01/12/2026 23:30",
+        "declarant-req",
+        "Connexion",
+        "login_succeeded",
+        "account",
+        str(declarant),
+        "",
+        "",
+    ]
+    assert body[1][1:3] == ["declarant-req", "Dossier créé"]
+    assert body[1][6] == trail.number
+    assert body[4][1] == "admin" and body[4][5] == str(trail.account_id)
+    assert body[4][7] == '{"role": "coordinateur", "username": "nouveau-compte"}'
+
+
+def test_export_follows_the_filters(world, trail):
+    rows = read_csv(
+        audit_log.export_csv(world.db, admin(world), AuditFilters(dossier_number=trail.number))
+    )
+    assert [r[3] for r in rows[1:]] == ["dossier_created", "line_added", "dossier_finalised"]
+    empty = read_csv(audit_log.export_csv(world.db, admin(world), AuditFilters(username="x")))
+    assert empty == [CSV_HEADERS]
+
+
+def test_export_uses_crlf_and_semicolons(world, trail):
+    content = audit_log.export_csv(world.db, admin(world), AuditFilters(action="login_succeeded"))
+    text = content.decode("utf-8-sig")
+    assert text.startswith(";".join(CSV_HEADERS[:2]))
+    assert text.count("\r\n") == 2 and text.endswith("\r\n")
+
+
+def test_a_cell_that_a_spreadsheet_would_run_is_neutralised(world, clock):
+    """An identifier stored before the rules (or by hand) that starts like a formula."""
+    with world.db.transaction() as s:
+        odd = Account(
+            username="=hyperlink(1)",
+            display_name="x",
+            email="x@example.org",
+            role=Role.ARS,
+            password_hash="x",
+            created_at=clock.current,
+        )
+        s.add(odd)
+        s.flush()
+        audit.record(
+            s, actor_id=odd.id, action="logout", entity="account", entity_id=odd.id, note="=1+1"
+        )
+    rows = read_csv(audit_log.export_csv(world.db, admin(world), AuditFilters(action="logout")))
+    [row] = rows[1:]
+    assert row[1] == "'=hyperlink(1)"
+    assert row[7] == '{"note": "=1+1"}'  # a JSON object: it never starts like a formula
+    assert not any(cell.startswith(exports.FORMULA_STARTS) for cell in row)
+
+
+def test_an_export_above_the_limit_is_refused(world, trail, monkeypatch):
+    monkeypatch.setattr(exports, "MAX_EXPORT_ROWS", 3)
+    with pytest.raises(ValidationError) as exc:
+        audit_log.export_csv(world.db, admin(world), AuditFilters(start=date(2026, 12, 1)))
+    assert set(exc.value.by_field()) == {"export"}
+    # within the limit, the same filters narrowed down pass
+    audit_log.export_csv(world.db, admin(world), AuditFilters(dossier_number=trail.number))
+
+
+def test_the_limit_message_speaks_of_entries_not_refusals(world, trail, monkeypatch):
+    monkeypatch.setattr(exports, "MAX_EXPORT_ROWS", 3)
+    with pytest.raises(ValidationError) as exc:
+        audit_log.export_csv(world.db, admin(world), AuditFilters(start=date(2026, 12, 1)))
+    [message] = exc.value.by_field()["export"]
+    assert "refus" not in message
+
+
+# --- only the Administrateur ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", ["list_entries", "export_csv"])
+@pytest.mark.parametrize("name", NON_ADMINS)
+def test_the_audit_log_is_refused_to_every_other_role(world, name, call):
+    before = count(world)
+    with pytest.raises(PermissionDenied) as exc:
+        getattr(audit_log, call)(world.db, world.actor(name), AuditFilters())
+    assert exc.value.message == "Seul l'administrateur a accès à l'administration."
+    assert count(world) == before
