@@ -48,6 +48,7 @@ def cmd_init(args: argparse.Namespace) -> int:
             f"{counts['accounts']} compte(s), {counts['dossiers']} dossier(s) ajoutés."
         )
         _print_demo_accounts(settings.demo_password)
+    db.optimize()
     return 0
 
 

@@ -40,6 +40,7 @@ def run_once(db: Database, settings: Settings, *, reminders: bool) -> None:
         queued = dossiers.send_reminders(db, settings.reminder_days)
         if queued:
             log.info("%d relance(s) mise(s) en file d'envoi.", queued)
+        db.optimize()  # hourly too: the planner's statistics follow the registry's growth
     mailer.flush_in_background(db, settings)
 
 

@@ -43,3 +43,14 @@ def test_lines_awaiting_an_establishment_use_their_index(world):
         .limit(20)
     )
     assert "ix_refuser_lines_refuser_state" in _plan(world.db, query)
+
+
+def test_optimize_gives_sqlite_planner_statistics(world):
+    """Without them SQLite drives a refuser's statistics from the wrong index (measured 10×
+    slower at a million dossiers); PostgreSQL's autovacuum keeps its own."""
+    world.finalised()
+    world.db.optimize()
+    if world.db.is_sqlite:
+        with world.db.engine.connect() as conn:
+            tables = set(conn.exec_driver_sql("SELECT tbl FROM sqlite_stat1").scalars())
+        assert {"dossiers", "refuser_lines"} <= tables
