@@ -56,6 +56,32 @@ def _audit_change(
     )
 
 
+def _save(
+    session: Session,
+    actor: Actor,
+    model: Any,
+    ident: int | None,
+    values: dict[str, Any],
+    not_found: str,
+    **on_create: Any,
+) -> int:
+    """Insert (``ident`` None) or update a reference row with checked ``values``, audited."""
+    before = None
+    if ident is None:
+        row = model(active=True, **on_create, **values)
+        session.add(row)
+    else:
+        row = session.get(model, ident, with_for_update=True)
+        if row is None:
+            raise NotFound(not_found)
+        before = {k: getattr(row, k) for k in values}
+        for key, value in values.items():
+            setattr(row, key, value)
+    session.flush()
+    _audit_change(session, actor, model.__tablename__, row.id, before, values)
+    return int(row.id)
+
+
 def _audit_active(
     session: Session, actor: Actor, entity: str, entity_id: int, active: bool
 ) -> None:
@@ -355,21 +381,15 @@ def save_establishment(
         values, errors = check_establishment(session, data, establishment_id)
         if errors:
             raise ValidationError(errors)
-        before = None
-        if establishment_id is None:
-            est = Establishment(active=True, finess_demo=False, **values)
-            session.add(est)
-        else:
-            found = session.get(Establishment, establishment_id, with_for_update=True)
-            if found is None:
-                raise NotFound("Établissement introuvable.")
-            est = found
-            before = {k: getattr(est, k) for k in values}
-            for key, value in values.items():
-                setattr(est, key, value)
-        session.flush()
-        _audit_change(session, actor, "establishments", est.id, before, values)
-        return est.id
+        return _save(
+            session,
+            actor,
+            Establishment,
+            establishment_id,
+            values,
+            "Établissement introuvable.",
+            finess_demo=False,
+        )
 
 
 def set_establishment_active(
@@ -534,21 +554,7 @@ def save_line(
             "kind": kind,
             "territory": clean_territory,
         }
-        before = None
-        if line_id is None:
-            line = PdsesLine(active=True, **values)
-            session.add(line)
-        else:
-            found = session.get(PdsesLine, line_id, with_for_update=True)
-            if found is None:
-                raise NotFound("Ligne PDSES introuvable.")
-            line = found
-            before = {k: getattr(line, k) for k in values}
-            for key, value in values.items():
-                setattr(line, key, value)
-        session.flush()
-        _audit_change(session, actor, "pdses_lines", line.id, before, values)
-        return line.id
+        return _save(session, actor, PdsesLine, line_id, values, "Ligne PDSES introuvable.")
 
 
 def set_line_active(db: Database, actor: Actor, line_id: int, active: bool) -> None:

@@ -39,6 +39,22 @@ from registre.seed_data import ESTABLISHMENTS
 from registre.timeutil import now
 
 PASSWORD = "mot-de-passe-de-test-2026"
+# The names of the world's actors (``World.actor``), for tests parametrised by role.
+ACTOR_NAMES = [
+    "declarant_req",
+    "referent_req",
+    "coordinateur_req",
+    "directeur_req",
+    "declarant_ref",
+    "referent_ref",
+    "coordinateur_ref",
+    "directeur_ref",
+    "referent_ref_orl",
+    "ars",
+    "ars_75",
+    "admin",
+]
+NON_ADMINS = [name for name in ACTOR_NAMES if name != "admin"]
 
 _FINESS = {"req": "910020254", "ref": "940100027", "other": "920000650", "paris": "750100125"}
 

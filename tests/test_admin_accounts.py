@@ -21,27 +21,13 @@ from registre.models import Account, AuditEntry, Dossier, Role
 
 from . import apptest_helpers
 from .apptest_helpers import login_via_form
-from .factories import PASSWORD
+from .factories import NON_ADMINS, PASSWORD
 
 app_env = apptest_helpers.app_env  # the fixture
 
 DENIED = "Seul l'administrateur a accès à l'administration."
 TEMPORARY = "provisoire-2026-abc"
 NEW_PASSWORD = "definitif-2026-xyz!"
-# Every account of the test world (tests/factories.py) but the administrator.
-NON_ADMINS = [
-    "declarant_req",
-    "referent_req",
-    "coordinateur_req",
-    "directeur_req",
-    "declarant_ref",
-    "referent_ref",
-    "coordinateur_ref",
-    "directeur_ref",
-    "referent_ref_orl",
-    "ars",
-    "ars_75",
-]
 
 
 def admin(world):

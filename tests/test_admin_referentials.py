@@ -28,21 +28,9 @@ from registre.models import (
 from registre.permissions import Perspective
 from registre.referentials import EstablishmentFields, ListKind
 
+from .factories import NON_ADMINS
 from .readers import lines_of
 
-NON_ADMINS = [
-    "declarant_req",
-    "referent_req",
-    "coordinateur_req",
-    "directeur_req",
-    "declarant_ref",
-    "referent_ref",
-    "coordinateur_ref",
-    "directeur_ref",
-    "referent_ref_orl",
-    "ars",
-    "ars_75",
-]
 MODELS = {
     ListKind.SPECIALTY: Specialty,
     ListKind.REFUSAL_MOTIF: RefusalMotif,

@@ -22,21 +22,8 @@ from registre.audit_log import AuditFilters
 from registre.errors import PermissionDenied, ValidationError
 from registre.models import Account, AuditEntry, Role
 
-from .factories import PASSWORD
+from .factories import NON_ADMINS, PASSWORD
 
-NON_ADMINS = [
-    "declarant_req",
-    "referent_req",
-    "coordinateur_req",
-    "directeur_req",
-    "declarant_ref",
-    "referent_ref",
-    "coordinateur_ref",
-    "directeur_ref",
-    "referent_ref_orl",
-    "ars",
-    "ars_75",
-]
 # 01/12 23:30 in Paris (UTC+1), then 00:30 on 02/12, then 10:00 on 02/12.
 LOGIN_AT = datetime(2026, 12, 1, 22, 30, tzinfo=UTC)
 DOSSIER_AT = datetime(2026, 12, 1, 23, 30, tzinfo=UTC)

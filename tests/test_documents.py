@@ -19,21 +19,8 @@ from registre import documents
 from registre.errors import AuthenticationError, NotFound, PermissionDenied, ValidationError
 from registre.models import Account, AuditEntry, StoredDocument
 
-ALL_ACTORS = [
-    "declarant_req",
-    "referent_req",
-    "coordinateur_req",
-    "directeur_req",
-    "declarant_ref",
-    "referent_ref",
-    "coordinateur_ref",
-    "directeur_ref",
-    "referent_ref_orl",
-    "ars",
-    "ars_75",
-    "admin",
-]
-NON_ADMINS = [name for name in ALL_ACTORS if name != "admin"]
+from .factories import ACTOR_NAMES, NON_ADMINS
+
 GUIDE = "app:guide-utilisateur.html"
 REFUSED_TYPE = (
     "Type de fichier refusé : seuls PDF, Word (DOCX), Excel (XLSX), OpenDocument (ODT) sont "
@@ -108,7 +95,7 @@ def audit_count(world) -> int:
 # --- reading --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ALL_ACTORS)
+@pytest.mark.parametrize("name", ACTOR_NAMES)
 def test_every_account_gets_the_shipped_guide(world, name):
     actor = world.actor(name)
     listed = documents.list_documents(world.db, actor)

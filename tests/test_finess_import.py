@@ -16,19 +16,7 @@ from registre.errors import PermissionDenied, ValidationError
 from registre.finess_import import Change, ImportFormat
 from registre.models import AuditEntry, Establishment
 
-NON_ADMINS = [
-    "declarant_req",
-    "referent_req",
-    "coordinateur_req",
-    "directeur_req",
-    "declarant_ref",
-    "referent_ref",
-    "coordinateur_ref",
-    "directeur_ref",
-    "referent_ref_orl",
-    "ars",
-    "ars_75",
-]
+from .factories import NON_ADMINS
 
 
 def number(first_eight: str) -> str:
