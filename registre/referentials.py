@@ -82,16 +82,23 @@ def _save(
     return int(row.id)
 
 
-def _audit_active(
-    session: Session, actor: Actor, entity: str, entity_id: int, active: bool
+def _set_active(
+    db: Database, actor: Actor, model: Any, ident: int, active: bool, not_found: str
 ) -> None:
-    audit.record(
-        session,
-        actor_id=actor.id,
-        action="reference_reactivated" if active else "reference_deactivated",
-        entity=entity,
-        entity_id=entity_id,
-    )
+    """Deactivate or reactivate a reference row (never a deletion), audited."""
+    with admin_write(db, actor) as (session, actor):
+        row = session.get(model, ident, with_for_update=True)
+        if row is None:
+            raise NotFound(not_found)
+        if row.active != active:
+            row.active = active
+            audit.record(
+                session,
+                actor_id=actor.id,
+                action="reference_reactivated" if active else "reference_deactivated",
+                entity=model.__tablename__,
+                entity_id=row.id,
+            )
 
 
 def _taken(rows: Any, label: str, own_id: int | None) -> bool:
@@ -221,14 +228,7 @@ def _item_values(item: Any, spec: ListSpec) -> dict[str, Any]:
 
 
 def set_item_active(db: Database, actor: Actor, kind: ListKind, item_id: int, active: bool) -> None:
-    model = LISTS[kind].model
-    with admin_write(db, actor) as (session, actor):
-        item = session.get(model, item_id, with_for_update=True)
-        if item is None:
-            raise NotFound("Élément introuvable.")
-        if item.active != active:
-            item.active = active
-            _audit_active(session, actor, model.__tablename__, item.id, active)
+    _set_active(db, actor, LISTS[kind].model, item_id, active, "Élément introuvable.")
 
 
 # --- establishments -------------------------------------------------------------------------
@@ -397,13 +397,7 @@ def set_establishment_active(
 ) -> None:
     """A deactivated establishment is no longer offered as a refuser nor as a destination;
     its accounts keep working (deactivate them one by one if need be)."""
-    with admin_write(db, actor) as (session, actor):
-        est = session.get(Establishment, establishment_id, with_for_update=True)
-        if est is None:
-            raise NotFound("Établissement introuvable.")
-        if est.active != active:
-            est.active = active
-            _audit_active(session, actor, "establishments", est.id, active)
+    _set_active(db, actor, Establishment, establishment_id, active, "Établissement introuvable.")
 
 
 # --- services -----------------------------------------------------------------------------
@@ -463,13 +457,7 @@ def save_service(
 
 
 def set_service_active(db: Database, actor: Actor, service_id: int, active: bool) -> None:
-    with admin_write(db, actor) as (session, actor):
-        service = session.get(Service, service_id, with_for_update=True)
-        if service is None:
-            raise NotFound("Service introuvable.")
-        if service.active != active:
-            service.active = active
-            _audit_active(session, actor, "services", service.id, active)
+    _set_active(db, actor, Service, service_id, active, "Service introuvable.")
 
 
 # --- PDSES lines ----------------------------------------------------------------------------
@@ -558,10 +546,4 @@ def save_line(
 
 
 def set_line_active(db: Database, actor: Actor, line_id: int, active: bool) -> None:
-    with admin_write(db, actor) as (session, actor):
-        line = session.get(PdsesLine, line_id, with_for_update=True)
-        if line is None:
-            raise NotFound("Ligne PDSES introuvable.")
-        if line.active != active:
-            line.active = active
-            _audit_active(session, actor, "pdses_lines", line.id, active)
+    _set_active(db, actor, PdsesLine, line_id, active, "Ligne PDSES introuvable.")
