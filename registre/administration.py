@@ -39,6 +39,7 @@ from registre.models import (
 from registre.permissions import can_administer
 from registre.queries import Choice, Page
 from registre.timeutil import now
+from registre.validation import like_pattern
 
 
 @contextmanager
@@ -134,14 +135,14 @@ def list_accounts(
         query = select(Account)
         words = search.strip().lower()
         if words:
-            pattern = f"%{words}%"
+            pattern = like_pattern(words)
             query = query.outerjoin(Establishment, Establishment.id == Account.establishment_id)
             query = query.where(
                 or_(
-                    func.lower(Account.username).like(pattern),
-                    func.lower(Account.display_name).like(pattern),
-                    func.lower(Account.email).like(pattern),
-                    func.lower(Establishment.name).like(pattern),
+                    func.lower(Account.username).like(pattern, escape="\\"),
+                    func.lower(Account.display_name).like(pattern, escape="\\"),
+                    func.lower(Account.email).like(pattern, escape="\\"),
+                    func.lower(Establishment.name).like(pattern, escape="\\"),
                 )
             )
         if role is not None:

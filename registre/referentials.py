@@ -31,6 +31,7 @@ from registre.models import (
     Specialty,
 )
 from registre.queries import Choice, Page
+from registre.validation import like_pattern
 
 MAX_LABEL = 200
 
@@ -269,11 +270,11 @@ def list_establishments(
         query = select(Establishment, services)
         words = search.strip().lower()
         if words:
-            pattern = f"%{words}%"
+            pattern = like_pattern(words)
             query = query.where(
                 or_(
-                    func.lower(Establishment.name).like(pattern),
-                    Establishment.finess.like(pattern),
+                    func.lower(Establishment.name).like(pattern, escape="\\"),
+                    Establishment.finess.like(pattern, escape="\\"),
                     func.lower(Establishment.departement) == words,
                 )
             )

@@ -89,3 +89,10 @@ def lookup_active(
 def raise_if(errors: list[FieldError]) -> None:
     if errors:
         raise ValidationError(errors)
+
+
+def like_pattern(words: str) -> str:
+    """``%words%`` for a LIKE with ``escape="\\"``: a typed % or _ is a character, not a
+    wildcard."""
+    escaped = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

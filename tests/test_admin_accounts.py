@@ -705,3 +705,17 @@ def test_the_rules_refuse_an_account_whose_password_is_temporary(world):
         queries.specialty_choices(world.db, actor)
     auth.change_password(world.db, actor, TEMPORARY, "un-mot-de-passe-choisi")
     assert queries.specialty_choices(world.db, actor)
+
+
+@pytest.mark.parametrize("typed", ["%", "_"])
+def test_a_typed_wildcard_is_a_character_in_the_search(world, typed):
+    """« % » and « _ » are searched as characters, not as LIKE wildcards."""
+    found = administration.list_accounts(world.db, admin(world), search=typed, page_size=200)
+    with world.db.read() as session:
+        expected = {
+            a.username
+            for a in session.scalars(select(Account))
+            if typed in a.username or typed in a.display_name or typed in a.email
+        }
+    assert {row.username for row in found.items} == expected
+    assert found.total < account_count(world)  # not everyone, as a wildcard would give
