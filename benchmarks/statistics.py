@@ -925,7 +925,7 @@ def _in_session(db: Database, helper: Callable[..., Any], scope: Any, filters: A
 
 
 def _count_in_scope(session: Any, scope: Any, filters: Any) -> int:
-    return int(session.scalar(stats._refusals(scope, filters, func.count())) or 0)
+    return int(session.scalar(stats.refusals_query(scope, filters, func.count())) or 0)
 
 
 def _cold(run: Callable[[], Any]) -> Any:
@@ -960,7 +960,7 @@ def time_statistics(db: Database, report: Report, repeat: int) -> dict[str, floa
     for case in CASES:
         actor = load_actor(db, case.username)
         assert actor is not None, case.username
-        scope = stats._scope(actor, case.perspective)
+        scope = stats.scope_of(actor, case.perspective)
         for label, filters in filter_sets:
             count, times = timed(1, partial(_in_session, db, _count_in_scope, scope, filters))
             report.add(case.name, label, "count of refusals in scope", times, f"{count:_}")
@@ -1056,7 +1056,7 @@ def captured(db: Database) -> Iterator[list[tuple[str, Any]]]:
 
 def figures_statement(db: Database, actor: Actor, perspective: Perspective) -> tuple[str, Any]:
     """The page's single statement, exactly as ``statistics.aggregate_rows`` sends it."""
-    scope = stats._scope(actor, perspective)
+    scope = stats.scope_of(actor, perspective)
     with captured(db) as statements, db.read() as session:
         stats.aggregate_rows(session, scope, stats.default_filters())
     return next((s, p) for s, p in statements if s.lstrip().upper().startswith(("SELECT", "WITH")))

@@ -6,9 +6,9 @@ from functools import partial
 import streamlit as st
 
 from registre import administration
-from registre.accounts import AccountFields
+from registre.administration import AccountFields
 from registre.errors import RegistreError
-from registre.models import ROLE_LABELS, Role
+from registre.models import ESTABLISHMENT_ROLES, ROLE_LABELS, Role
 from registre.web.actions import run_action
 from registre.web.auth import require_actor
 from registre.web.navigation import ADMIN_ROLES
@@ -171,7 +171,7 @@ field_errors(errors, "role")
 establishment_id = service_id = None
 specialty_ids: list[int] = []
 departements: list[str] = []
-if role in (Role.DECLARANT, Role.REFERENT, Role.COORDINATEUR, Role.DIRECTEUR):
+if role in ESTABLISHMENT_ROLES:
     c3, c4 = st.columns(2)
     with c3:
         establishment_id = choice_box(

@@ -37,7 +37,7 @@ from registre.models import (
     Specialty,
 )
 from registre.permissions import can_administer
-from registre.queries import Choice, Page
+from registre.queries import Choice, Page, paginate
 from registre.timeutil import now
 from registre.validation import like_pattern
 
@@ -128,9 +128,8 @@ def list_accounts(
     page: int = 1,
     page_size: int = 50,
 ) -> Page[AccountRow]:
-    """Search in the identifier, the name and the e-mail address (case-insensitive)."""
-    page = max(1, page)
-    size = max(1, min(page_size, 200))
+    """Search in the identifier, the name, the e-mail address and the establishment
+    (case-insensitive)."""
     with admin_read(db, actor) as session:
         query = select(Account)
         words = search.strip().lower()
@@ -151,20 +150,13 @@ def list_accounts(
             query = query.where(Account.establishment_id == establishment_id)
         if active is not None:
             query = query.where(Account.active.is_(active))
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        page = min(page, max(1, -(-total // size)))
-        accounts = session.scalars(
-            query.options(
-                selectinload(Account.establishment),
-                selectinload(Account.service),
-                selectinload(Account.specialties),
-                selectinload(Account.departements),
-            )
-            .order_by(Account.username)
-            .limit(size)
-            .offset((page - 1) * size)
-        ).all()
-        return Page([_row(a) for a in accounts], total, page, size)
+        query = query.options(
+            selectinload(Account.establishment),
+            selectinload(Account.service),
+            selectinload(Account.specialties),
+            selectinload(Account.departements),
+        ).order_by(Account.username)
+        return paginate(session, query, page, page_size, lambda r: _row(r[0]))
 
 
 @dataclass(frozen=True)
@@ -201,6 +193,12 @@ class AccountFormOptions:
     departements: tuple[str, ...]
 
 
+def establishment_choice(establishment: Establishment) -> Choice:
+    """« Name (dept) », marked when deactivated: the administration lists show them all."""
+    label = f"{establishment.name} ({establishment.departement})"
+    return Choice(establishment.id, label if establishment.active else f"{label} (désactivé)")
+
+
 def account_form_options(db: Database, actor: Actor) -> AccountFormOptions:
     """The lists of the account form (inactive establishments and services included, marked:
     an account may still belong to one)."""
@@ -211,13 +209,7 @@ def account_form_options(db: Database, actor: Actor) -> AccountFormOptions:
             label = service.name if service.active else f"{service.name} (désactivé)"
             services.setdefault(service.establishment_id, []).append(Choice(service.id, label))
         return AccountFormOptions(
-            establishments=tuple(
-                Choice(
-                    e.id,
-                    f"{e.name} ({e.departement})" + ("" if e.active else " (désactivé)"),
-                )
-                for e in establishments
-            ),
+            establishments=tuple(establishment_choice(e) for e in establishments),
             services={k: tuple(v) for k, v in services.items()},
             specialties=tuple(
                 Choice(s.id, s.label)
@@ -396,3 +388,6 @@ def reset_password(db: Database, actor: Actor, account_id: int, temporary_passwo
             entity_id=account.id,
             username=account.username,
         )
+
+
+__all__ = ["AccountFields", "AccountRow", "SavedAccount"]

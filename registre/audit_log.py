@@ -3,8 +3,6 @@ page through it, export it as CSV (the same format as the statistics' exports)."
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -18,10 +16,10 @@ from registre.actors import Actor
 from registre.administration import admin_read
 from registre.db import Database
 from registre.errors import ValidationError
-from registre.exports import grouped, neutralise
+from registre.exports import neutralise
 from registre.models import Account, AuditEntry, Dossier
 from registre.queries import ACTION_LABELS as DOSSIER_ACTIONS
-from registre.queries import Page
+from registre.queries import Page, paginate
 from registre.timeutil import PARIS, format_datetime
 
 ACTION_LABELS: dict[str, str] = {
@@ -122,17 +120,9 @@ def list_entries(
 ) -> Page[AuditRow]:
     """Latest first."""
     filters.validate()
-    size = max(1, min(page_size, 200))
     with admin_read(db, actor) as session:
-        query = _query(filters)
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        page = min(max(1, page), max(1, -(-total // size)))
-        rows = session.execute(
-            query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-            .limit(size)
-            .offset((page - 1) * size)
-        ).all()
-        return Page([_row(*r) for r in rows], total, page, size)
+        query = _query(filters).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        return paginate(session, query, page, page_size, lambda r: _row(*r))
 
 
 def action_choices() -> list[tuple[str, str]]:
@@ -157,33 +147,28 @@ def export_csv(db: Database, actor: Actor, filters: AuditFilters) -> bytes:
     with admin_read(db, actor) as session:
         query = _query(filters)
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        limit = exports.MAX_EXPORT_ROWS  # the same limit as the statistics' exports
-        if total > limit:
-            raise ValidationError.single(
-                "export",
-                f"L'export compterait {grouped(total)} entrées, au-delà de la limite de "
-                f"{grouped(limit)} : réduisez la période ou ajoutez un filtre.",
+        message = exports.too_large_message(total, "entrées")
+        if message:
+            raise ValidationError.single("export", message)
+        rows = (
+            [
+                format_datetime(row.at),
+                neutralise(row.who),
+                row.action_label,
+                row.action,
+                row.entity,
+                "" if row.entity_id is None else str(row.entity_id),
+                row.dossier_number or "",
+                neutralise(row.details),
+            ]
+            for row in (
+                _row(*r)
+                for r in session.execute(
+                    query.order_by(AuditEntry.at, AuditEntry.id).execution_options(yield_per=5000)
+                )
             )
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-        writer.writerow(CSV_HEADERS)
-        for entry, username, number in session.execute(
-            query.order_by(AuditEntry.at, AuditEntry.id).execution_options(yield_per=5000)
-        ):
-            row = _row(entry, username, number)
-            writer.writerow(
-                [
-                    format_datetime(row.at),
-                    neutralise(row.who),
-                    row.action_label,
-                    row.action,
-                    row.entity,
-                    "" if row.entity_id is None else str(row.entity_id),
-                    row.dossier_number or "",
-                    neutralise(row.details),
-                ]
-            )
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+        )
+        return exports.csv_bytes(CSV_HEADERS, rows)
 
 
 __all__ = ["ACTION_LABELS", "AuditFilters", "AuditRow"]

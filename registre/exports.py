@@ -40,7 +40,7 @@ from registre.models import (
     Specialty,
 )
 from registre.permissions import Perspective
-from registre.statistics import StatsFilters, _scope, refusal_conditions
+from registre.statistics import Scope, StatsFilters, refusals_query, scope_of
 from registre.timeutil import format_datetime, to_paris
 from registre.workflow import DOSSIER_STATE_LABELS, LINE_STATE_LABELS
 
@@ -316,16 +316,8 @@ def _identity_joins(query: Any) -> Any:
     )
 
 
-def _count(session: Session, where: list[Any]) -> int:
-    return int(
-        session.scalar(
-            select(func.count(RefuserLine.id))
-            .select_from(RefuserLine)
-            .join(Dossier, Dossier.id == RefuserLine.dossier_id)
-            .where(*where)
-        )
-        or 0
-    )
+def _count(session: Session, scope: Scope, filters: StatsFilters) -> int:
+    return int(session.scalar(refusals_query(scope, filters, func.count(RefuserLine.id))) or 0)
 
 
 def grouped(value: int) -> str:
@@ -333,12 +325,12 @@ def grouped(value: int) -> str:
     return f"{value:,}".replace(",", "\u202f")
 
 
-def too_large_message(total: int) -> str | None:
-    """Why an export of ``total`` refusals is refused, or None."""
+def too_large_message(total: int, rows: str = "refus") -> str | None:
+    """Why an export of ``total`` ``rows`` is refused, or None."""
     if total <= MAX_EXPORT_ROWS:
         return None
     return (
-        f"L'export compterait {grouped(total)} refus, au-delà de la limite de "
+        f"L'export compterait {grouped(total)} {rows}, au-delà de la limite de "
         f"{grouped(MAX_EXPORT_ROWS)} : réduisez la période ou ajoutez un filtre."
     )
 
@@ -347,8 +339,8 @@ def count_rows(db: Database, actor: Actor, perspective: Perspective, filters: St
     """How many refusals an export would hold (the page tells before anyone waits)."""
     filters.validate()
     with db.read() as session:
-        scope = _scope(fresh_actor(session, actor), perspective)
-        return _count(session, refusal_conditions(scope, filters))
+        scope = scope_of(fresh_actor(session, actor), perspective)
+        return _count(session, scope, filters)
 
 
 def export_tables(
@@ -358,24 +350,18 @@ def export_tables(
     dossier) for the requester and regional ones: a refuser sees no dossier-level field."""
     filters.validate()
     with db.read() as session:
-        scope = _scope(fresh_actor(session, actor), perspective)
-        where = refusal_conditions(scope, filters)
-        message = too_large_message(_count(session, where))
+        scope = scope_of(fresh_actor(session, actor), perspective)
+        message = too_large_message(_count(session, scope, filters))
         if message:
             raise ValidationError.single("export", message)
 
         line_columns = _visible(LINE_COLUMNS, perspective)
         lines_query = (
-            _identity_joins(
-                select(*(c.expression for c in line_columns))
-                .select_from(RefuserLine)
-                .join(Dossier, Dossier.id == RefuserLine.dossier_id)
-            )
+            _identity_joins(refusals_query(scope, filters, *(c.expression for c in line_columns)))
             .join(_refuser, _refuser.id == RefuserLine.refusing_establishment_id)
             .join(_stated_motif, _stated_motif.id == RefuserLine.refusal_motif_id)
             .outerjoin(_answer_motif, _answer_motif.id == RefuserLine.answer_refusal_motif_id)
             .outerjoin(_understood, _understood.id == RefuserLine.answer_understood_motif_id)
-            .where(*where)
             .order_by(Dossier.requested_at, Dossier.id, RefuserLine.id)
         )
         tables = [
@@ -388,12 +374,12 @@ def export_tables(
         if perspective in REQUESTER_SIDE:
             dossier_columns = _visible(DOSSIER_COLUMNS, perspective)
             matching = (
-                select(
+                refusals_query(
+                    scope,
+                    filters,
                     RefuserLine.dossier_id.label("dossier_id"),
                     func.count(RefuserLine.id).label("refusal_count"),
                 )
-                .join(Dossier, Dossier.id == RefuserLine.dossier_id)
-                .where(*where)
                 .group_by(RefuserLine.dossier_id)
                 .subquery("matching")
             )
@@ -425,13 +411,18 @@ def export_tables(
         return tables
 
 
-def to_csv(table: ExportTable) -> bytes:
-    """``;``-separated, CRLF, UTF-8 with BOM: French Excel opens it without an import step."""
+def csv_bytes(headers: list[str], rows: Iterable[list[str]]) -> bytes:
+    """``;``-separated, CRLF, UTF-8 with BOM: French Excel opens it without an import step.
+    The cells come already written as text (and neutralised)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(table.headers)
-    writer.writerows(table.text_rows())
+    writer.writerow(headers)
+    writer.writerows(rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def to_csv(table: ExportTable) -> bytes:
+    return csv_bytes(table.headers, table.text_rows())
 
 
 def to_xlsx(tables: list[ExportTable], *, title: str = "") -> bytes:

@@ -6,6 +6,7 @@ ordered (latest first) and paginated in the database."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -405,6 +406,15 @@ def _paginate(session: Session, query: Any, page: int, size: int) -> tuple[list[
     page = min(page, max(1, -(-total // size)))
     rows = list(session.execute(query.limit(size).offset((page - 1) * size)))
     return rows, total, page
+
+
+def paginate(
+    session: Session, query: Any, page: int, page_size: int, make: Callable[[Any], T]
+) -> Page[T]:
+    """One page of an ordered query, each row turned into an item by ``make``."""
+    page, size = _page_bounds(page, page_size)
+    rows, total, page = _paginate(session, query, page, size)
+    return Page([make(r) for r in rows], total, page, size)
 
 
 def list_establishment_dossiers(

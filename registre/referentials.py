@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from registre import audit, finess
 from registre.accounts import normalise_email
 from registre.actors import Actor
-from registre.administration import admin_read, admin_write
+from registre.administration import admin_read, admin_write, establishment_choice
 from registre.db import Database
 from registre.errors import FieldError, NotFound, ValidationError
 from registre.models import (
@@ -30,7 +30,7 @@ from registre.models import (
     Service,
     Specialty,
 )
-from registre.queries import Choice, Page
+from registre.queries import Choice, Page, paginate
 from registre.validation import like_pattern
 
 MAX_LABEL = 200
@@ -256,18 +256,29 @@ class EstablishmentRow:
     services: int
 
 
+def _establishments_query() -> Any:
+    """Establishments with their number of active services."""
+    services = (
+        select(func.count(Service.id))
+        .where(Service.establishment_id == Establishment.id, Service.active.is_(True))
+        .correlate(Establishment)
+        .scalar_subquery()
+    )
+    return select(Establishment, services)
+
+
+def _establishment_row(row: Any) -> EstablishmentRow:
+    e, services = row
+    return EstablishmentRow(
+        e.id, e.finess, e.name, e.departement, e.territory, e.director_email, e.active, services
+    )
+
+
 def list_establishments(
     db: Database, actor: Actor, *, search: str = "", page: int = 1, page_size: int = 50
 ) -> Page[EstablishmentRow]:
-    size = max(1, min(page_size, 200))
     with admin_read(db, actor) as session:
-        services = (
-            select(func.count(Service.id))
-            .where(Service.establishment_id == Establishment.id, Service.active.is_(True))
-            .correlate(Establishment)
-            .scalar_subquery()
-        )
-        query = select(Establishment, services)
+        query = _establishments_query()
         words = search.strip().lower()
         if words:
             pattern = like_pattern(words)
@@ -278,58 +289,25 @@ def list_establishments(
                     func.lower(Establishment.departement) == words,
                 )
             )
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        page = min(max(1, page), max(1, -(-total // size)))
-        rows = session.execute(
-            query.order_by(Establishment.name).limit(size).offset((page - 1) * size)
-        ).all()
-        return Page(
-            [
-                EstablishmentRow(
-                    e.id,
-                    e.finess,
-                    e.name,
-                    e.departement,
-                    e.territory,
-                    e.director_email,
-                    e.active,
-                    n,
-                )
-                for e, n in rows
-            ],
-            total,
-            page,
-            size,
-        )
+        query = query.order_by(Establishment.name)
+        return paginate(session, query, page, page_size, _establishment_row)
 
 
 def get_establishment(db: Database, actor: Actor, establishment_id: int) -> EstablishmentRow:
     with admin_read(db, actor) as session:
-        est = session.get(Establishment, establishment_id)
-        if est is None:
+        row = session.execute(
+            _establishments_query().where(Establishment.id == establishment_id)
+        ).one_or_none()
+        if row is None:
             raise NotFound("Établissement introuvable.")
-        services = session.scalar(
-            select(func.count(Service.id)).where(
-                Service.establishment_id == est.id, Service.active.is_(True)
-            )
-        )
-        return EstablishmentRow(
-            est.id,
-            est.finess,
-            est.name,
-            est.departement,
-            est.territory,
-            est.director_email,
-            est.active,
-            int(services or 0),
-        )
+        return _establishment_row(row)
 
 
 def establishment_choices(db: Database, actor: Actor) -> list[Choice]:
     """Every establishment, active or not (marked), for the administration's lists."""
     with admin_read(db, actor) as session:
         return [
-            Choice(e.id, f"{e.name} ({e.departement})" + ("" if e.active else " (désactivé)"))
+            establishment_choice(e)
             for e in session.scalars(select(Establishment).order_by(Establishment.name))
         ]
 

@@ -130,7 +130,7 @@ class Scope:
     specialty_ids: tuple[int, ...]
 
 
-def _scope(actor: Actor, perspective: Perspective) -> Scope:
+def scope_of(actor: Actor, perspective: Perspective) -> Scope:
     decision = can_view_statistics(actor, perspective)
     if not decision:
         raise PermissionDenied(decision.reason)
@@ -196,7 +196,7 @@ def refusal_conditions(scope: Scope, filters: StatsFilters) -> list[ColumnElemen
     return where
 
 
-def _refusals(scope: Scope, filters: StatsFilters, *columns: Any) -> Select[Any]:
+def refusals_query(scope: Scope, filters: StatsFilters, *columns: Any) -> Select[Any]:
     return (
         select(*columns)
         .select_from(RefuserLine)
@@ -396,7 +396,7 @@ def aggregate_rows(
     aggregates (the benchmark times them one by one)."""
     wanted = [k for k in AGGREGATES[scope.perspective] if kinds is None or k in kinds]
     s = (
-        _refusals(
+        refusals_query(
             scope,
             filters,
             RefuserLine.id.label("line_id"),
@@ -665,7 +665,7 @@ def compute(
     """The statistics the actor may see from ``perspective``, over ``filters``."""
     filters.validate()
     with db.read() as session:
-        scope = _scope(fresh_actor(session, actor), perspective)
+        scope = scope_of(fresh_actor(session, actor), perspective)
     key = (id(db), scope, filters)
 
     def run() -> Statistics:
