@@ -2,9 +2,16 @@
 
 import streamlit as st
 
-from registre import documents, queries
+from registre import documents, queries, report_queries
 from registre.web.auth import require_actor
-from registre.web.navigation import DOSSIER, DOSSIER_READERS, ESTABLISHMENT_ROLES, REGISTRE
+from registre.web.navigation import (
+    DOSSIER,
+    DOSSIER_READERS,
+    ESTABLISHMENT_ROLES,
+    NON_CONFORME,
+    REGISTRE,
+    SIGNALEMENT,
+)
 from registre.web.resources import database
 from registre.web.views import show_profile
 from registre.web.widgets import show_flash
@@ -19,13 +26,26 @@ if actor.role in ESTABLISHMENT_ROLES:
     waiting = queries.count_awaiting_answers(database(), actor)
     if waiting:
         st.warning(f"🔔 {waiting} refus adressé(s) à votre établissement attend(ent) sa réponse.")
+    reports_waiting = report_queries.count_awaiting_reports(database(), actor)
+    if reports_waiting:
+        st.warning(
+            f"🔔 {reports_waiting} fonctionnement(s) non conforme(s) concernant votre "
+            "établissement attend(ent) sa réponse."
+        )
+    st.page_link(NON_CONFORME, label="Fonctionnement non conforme", icon="⚠️")
     st.page_link(REGISTRE, label="Ouvrir le Registre des refus PDSES", icon="📋")
 
 if actor.role in DOSSIER_READERS:
     with st.form("recherche-dossier"):
-        number = st.text_input("Numéro de dossier", placeholder="R-2026-000042")
+        number = st.text_input(
+            "Numéro de dossier",
+            placeholder="R-2026-000042",
+            help="Un numéro en F- ouvre un fonctionnement non conforme.",
+        )
         if st.form_submit_button("Ouvrir le dossier") and number.strip():
-            st.switch_page(DOSSIER, query_params={"numero": number.strip()})
+            wanted = number.strip()
+            target = SIGNALEMENT if wanted.upper().startswith("F-") else DOSSIER
+            st.switch_page(target, query_params={"numero": wanted})
 
 st.header("Documents")
 docs = documents.list_documents(database(), actor)

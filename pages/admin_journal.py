@@ -27,7 +27,7 @@ with st.form("filtres-journal"):
         format_func=lambda a: "Toutes" if a is None else actions[a],
         key="journal-action",
     )
-    number = c3.text_input("Dossier (numéro)", placeholder="R-2026-000042")
+    number = c3.text_input("Dossier ou signalement (numéro)", placeholder="R-2026-000042")
     c4, c5 = st.columns(2)
     start: date | None = c4.date_input("Du", value=None, format="DD/MM/YYYY", key="journal-du")
     end: date | None = c5.date_input("Au", value=None, format="DD/MM/YYYY", key="journal-au")
@@ -60,7 +60,14 @@ st.dataframe(
             )
             for r in result.items
         ],
-        columns=["Date et heure", "Utilisateur", "Action", "Objet", "Dossier", "Détails"],
+        columns=[
+            "Date et heure",
+            "Utilisateur",
+            "Action",
+            "Objet",
+            "Dossier ou signalement",
+            "Détails",
+        ],
     ),
     hide_index=True,
     width="stretch",

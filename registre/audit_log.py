@@ -17,13 +17,15 @@ from registre.administration import admin_read
 from registre.db import Database
 from registre.errors import ValidationError
 from registre.exports import neutralise
-from registre.models import Account, AuditEntry, Dossier
+from registre.models import Account, AuditEntry, Dossier, Report
 from registre.queries import ACTION_LABELS as DOSSIER_ACTIONS
 from registre.queries import Page, paginate
+from registre.report_queries import ACTION_LABELS as REPORT_ACTIONS
 from registre.timeutil import PARIS, format_datetime
 
 ACTION_LABELS: dict[str, str] = {
     **DOSSIER_ACTIONS,
+    **REPORT_ACTIONS,
     "login_succeeded": "Connexion",
     "login_failed": "Échec de connexion",
     "login_refused_locked": "Connexion refusée (compte verrouillé)",
@@ -82,17 +84,19 @@ def _details(details: dict[str, Any]) -> str:
 
 def _query(filters: AuditFilters) -> Any:
     who = aliased(Account)
+    number = func.coalesce(Dossier.number, Report.number)
     query = (
-        select(AuditEntry, who.username, Dossier.number)
+        select(AuditEntry, who.username, number)
         .outerjoin(who, who.id == AuditEntry.actor_id)
         .outerjoin(Dossier, Dossier.id == AuditEntry.dossier_id)
+        .outerjoin(Report, (AuditEntry.entity == "report") & (Report.id == AuditEntry.entity_id))
     )
     if filters.username.strip():
         query = query.where(func.lower(who.username) == filters.username.strip().lower())
     if filters.action:
         query = query.where(AuditEntry.action == filters.action)
     if filters.dossier_number.strip():
-        query = query.where(Dossier.number == filters.dossier_number.strip().upper())
+        query = query.where(number == filters.dossier_number.strip().upper())
     if filters.start:
         query = query.where(AuditEntry.at >= datetime.combine(filters.start, time(), PARIS))
     if filters.end:

@@ -8,7 +8,7 @@ import getpass
 import sys
 from collections.abc import Sequence
 
-from registre import dossiers, mailer
+from registre import dossiers, mailer, reports
 from registre.accounts import (
     PERSONAL_EMAIL_WARNING,
     AccountInput,
@@ -113,10 +113,13 @@ def cmd_remind(args: argparse.Namespace) -> int:
     db = get_database(settings.database_url)
     days = args.days if args.days is not None else settings.reminder_days
     count = dossiers.send_reminders(db, days)
+    report_count = reports.send_reminders(db, days)
     print(
         f"{count} relance(s) mise(s) en file d'envoi (refus sans réponse depuis plus de "
         f"{days} jours)."
     )
+    print(f"{report_count} relance(s) de fonctionnement non conforme mise(s) en file d'envoi.")
+    count += report_count
     if args.send and count:
         return cmd_send_mail(argparse.Namespace(limit=500))
     return 0

@@ -206,6 +206,32 @@ def _touch(dossier: Dossier) -> None:
 # --- validation -------------------------------------------------------------------------
 
 
+def _past_instant(
+    errors: list[FieldError], field: str, label: str, value: datetime | None, *, of_what: str
+) -> datetime | None:
+    """A date and time as typed (naive: Paris), required, existing, not in the future; UTC."""
+    instant = require(errors, field, label, value)
+    if instant is not None and not exists_in_paris(instant):
+        errors.append(
+            FieldError(
+                field,
+                "Cette heure n'existe pas ce jour-là (passage à l'heure d'été) : vérifiez "
+                f"l'heure{of_what}.",
+            )
+        )
+        return None
+    if instant is None:
+        return None
+    instant = as_utc(instant)
+    if instant > now() + FUTURE_TOLERANCE:
+        errors.append(
+            FieldError(field, f"La date et l'heure{of_what} ne peuvent pas être dans le futur.")
+        )
+    elif to_paris(instant).year < 2000:
+        errors.append(FieldError(field, f"La date{of_what} est invalide."))
+    return instant
+
+
 def _validate_dossier(
     session: Session, actor: Actor, data: DossierInput, current: Dossier | None, *, finalising: bool
 ) -> dict[str, Any]:
@@ -244,28 +270,13 @@ def _validate_dossier(
         errors.append(FieldError("specialty_id", "Cette spécialité est hors de votre périmètre."))
     values["specialty_id"] = data.specialty_id
 
-    requested_at = require(errors, "requested_at", LABELS["requested_at"], data.requested_at)
-    if requested_at is not None and not exists_in_paris(requested_at):
-        errors.append(
-            FieldError(
-                "requested_at",
-                "Cette heure n'existe pas ce jour-là (passage à l'heure d'été) : vérifiez "
-                "l'heure de la demande.",
-            )
-        )
-        requested_at = None
-    if requested_at is not None:
-        requested_at = as_utc(requested_at)
-        if requested_at > now() + FUTURE_TOLERANCE:
-            errors.append(
-                FieldError(
-                    "requested_at",
-                    "La date et l'heure de la demande ne peuvent pas être dans le futur.",
-                )
-            )
-        elif to_paris(requested_at).year < 2000:
-            errors.append(FieldError("requested_at", "La date de la demande est invalide."))
-    values["requested_at"] = requested_at
+    values["requested_at"] = _past_instant(
+        errors,
+        "requested_at",
+        LABELS["requested_at"],
+        data.requested_at,
+        of_what=" de la demande",
+    )
 
     values["age_band"] = require(errors, "age_band", LABELS["age_band"], data.age_band)
     values["sex"] = data.sex
@@ -450,36 +461,40 @@ def _is_line_holder(session: Session, establishment_id: int, specialty_id: int) 
     )
 
 
-def _time_facts(requested_at: datetime) -> dict[str, Any]:
-    """What is derived from the request's instant and stored with it: the PDSES flag and
-    the Paris day, weekday and hour the statistics group by."""
-    local = to_paris(requested_at)
+def _time_facts(at: datetime, prefix: str = "requested") -> dict[str, Any]:
+    """What is derived from an event's instant and stored with it: the PDSES flag and the
+    Paris day, weekday and hour the statistics group by (``requested_*`` for a dossier,
+    ``occurred_*`` for a report)."""
+    local = to_paris(at)
     return {
-        "in_pdses_hours": in_pdses_period(requested_at),
-        "requested_day": local.date(),
-        "requested_weekday": local.weekday(),
-        "requested_hour": local.hour,
+        "in_pdses_hours": in_pdses_period(at),
+        f"{prefix}_day": local.date(),
+        f"{prefix}_weekday": local.weekday(),
+        f"{prefix}_hour": local.hour,
     }
 
 
-def _next_number(session: Session, year: int) -> str:
-    """``R-YYYY-NNNNNN`` from a per-year counter row (a row lock serialises concurrent ones)."""
+def _next_number(
+    session: Session, year: int, counter: Any = DossierCounter, prefix: str = "R"
+) -> str:
+    """``R-YYYY-NNNNNN`` (``F-`` for a report) from a per-year counter row (a row lock
+    serialises concurrent ones)."""
     for _ in range(3):
         value = session.scalar(
-            update(DossierCounter)
-            .where(DossierCounter.year == year)
-            .values(last_value=DossierCounter.last_value + 1)
-            .returning(DossierCounter.last_value)
+            update(counter)
+            .where(counter.year == year)
+            .values(last_value=counter.last_value + 1)
+            .returning(counter.last_value)
         )
         if value is not None:
-            return f"R-{year}-{value:06d}"
+            return f"{prefix}-{year}-{value:06d}"
         try:
             with session.begin_nested():
-                session.add(DossierCounter(year=year, last_value=1))
-            return f"R-{year}-{1:06d}"
+                session.add(counter(year=year, last_value=1))
+            return f"{prefix}-{year}-{1:06d}"
         except IntegrityError:
             continue
-    raise ConflictError("Impossible d'attribuer un numéro de dossier : réessayez.")
+    raise ConflictError("Impossible d'attribuer un numéro : réessayez.")
 
 
 def _notify_impact(session: Session, dossier: Dossier) -> None:

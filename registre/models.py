@@ -121,6 +121,15 @@ class LineState(enum.StrEnum):
     ANSWERED = "repondu"
 
 
+class ReportState(enum.StrEnum):
+    """A « fonctionnement non conforme » report: sent to the concerned establishment as soon
+    as it is declared (SPEC §9), then answered, or withdrawn by its declarer."""
+
+    AWAITING = "reponse_attendue"
+    ANSWERED = "repondu"
+    WITHDRAWN = "retire"
+
+
 class AgeBand(enum.StrEnum):
     UNDER_1 = "moins_1"
     CHILD = "1_17"
@@ -234,6 +243,12 @@ class FinalDestination(_ListItem, Base):
     requires_establishment: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+
+
+class ReportType(_ListItem, Base):
+    """« Type de dysfonctionnement » of a « fonctionnement non conforme » report."""
+
+    __tablename__ = "report_types"
 
 
 class PdsesLine(Base):
@@ -442,6 +457,78 @@ class RefuserLine(Base):
     __mapper_args__: dict[str, Any] = {"version_id_col": version}
 
 
+# --- « fonctionnement non conforme » reports (SPEC §9) ---------------------------------------
+
+
+class ReportCounter(Base):
+    """Per-year counter behind the human number ``F-2026-000042``."""
+
+    __tablename__ = "report_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(Integer)
+
+
+class Report(Base):
+    """A PDSES line that did not work as it should, declared by one establishment about
+    another (the concerned one), and that establishment's answer."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        Index("ix_reports_declaring_latest", "declaring_establishment_id", "occurred_at"),
+        Index("ix_reports_concerned_state", "concerned_establishment_id", "state", "created_at"),
+        Index("ix_reports_occurred_at", "occurred_at"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    state: Mapped[ReportState] = mapped_column(_enum(ReportState, "report_state"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    declaring_establishment_id: Mapped[int] = mapped_column(ForeignKey("establishments.id"))
+    concerned_establishment_id: Mapped[int] = mapped_column(ForeignKey("establishments.id"))
+    specialty_id: Mapped[int] = mapped_column(ForeignKey("specialties.id"))
+    report_type_id: Mapped[int] = mapped_column(ForeignKey("report_types.id"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    in_pdses_hours: Mapped[bool] = mapped_column(Boolean)
+    occurred_day: Mapped[date] = mapped_column(Date)
+    occurred_weekday: Mapped[int] = mapped_column(SmallInteger)  # Monday 0 … Sunday 6
+    occurred_hour: Mapped[int] = mapped_column(SmallInteger)
+    # Whether the concerned establishment held the specialty's PDSES line when declared.
+    is_line_holder: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str] = mapped_column(Text)
+    impact: Mapped[bool] = mapped_column(Boolean, default=False)
+    impact_description: Mapped[str | None] = mapped_column(Text)
+
+    # The concerned establishment's answer.
+    analysis: Mapped[str | None] = mapped_column(Text)
+    corrective_measures: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    impact_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # One token per declaration form: a double click declares once.
+    creation_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    declaring_establishment: Mapped[Establishment] = relationship(
+        foreign_keys=[declaring_establishment_id]
+    )
+    concerned_establishment: Mapped[Establishment] = relationship(
+        foreign_keys=[concerned_establishment_id]
+    )
+    specialty: Mapped[Specialty] = relationship()
+    report_type: Mapped[ReportType] = relationship()
+    created_by: Mapped[Account] = relationship(foreign_keys=[created_by_id])
+
+    __mapper_args__: dict[str, Any] = {"version_id_col": version}
+
+
 # --- documents ---------------------------------------------------------------------------
 
 
@@ -495,6 +582,7 @@ class AuditEntry(Base):
         Index("ix_audit_log_dossier", "dossier_id", "at"),
         Index("ix_audit_log_at", "at"),
         Index("ix_audit_log_actor", "actor_id", "at"),
+        Index("ix_audit_log_entity", "entity", "entity_id", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

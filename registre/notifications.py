@@ -22,6 +22,7 @@ from registre.models import (
     OutboxMail,
     OutboxStatus,
     RefuserLine,
+    Report,
     Role,
 )
 from registre.timeutil import format_datetime, now
@@ -77,7 +78,31 @@ REMINDER = MailKind(
     ),
 )
 
-MAIL_KINDS: dict[str, MailKind] = {k.key: k for k in (REFUSAL_SENT, IMPACT, REMINDER)}
+_CONCERNED_NEVER = ("impact", "description de l'impact", "auteur de la déclaration")
+REPORT_SENT = MailKind(
+    "non_conforme_transmis",
+    "Fonctionnement non conforme déclaré",
+    "Coordinateurs PDSES et référents PDSES actifs de l'établissement concerné (les référents "
+    "limités à d'autres spécialités sont exclus)",
+    _CONCERNED_NEVER,
+)
+REPORT_REMINDER = MailKind(
+    "non_conforme_relance",
+    "Aucune réponse de l'établissement concerné après N jours (7 par défaut)",
+    "Coordinateurs PDSES et référents PDSES de l'établissement concerné",
+    _CONCERNED_NEVER,
+)
+REPORT_IMPACT = MailKind(
+    "non_conforme_impact_directeur",
+    "Fonctionnement non conforme déclaré avec un impact sur la prise en charge du patient",
+    "Directeurs de l'établissement déclarant (comptes Directeur actifs et adresse de la "
+    "direction de l'établissement), une seule fois par signalement",
+    (),
+)
+
+MAIL_KINDS: dict[str, MailKind] = {
+    k.key: k for k in (REFUSAL_SENT, IMPACT, REMINDER, REPORT_SENT, REPORT_REMINDER, REPORT_IMPACT)
+}
 
 
 @dataclass(frozen=True)
@@ -263,5 +288,132 @@ def impact_on_care(session: Session, dossier: Dossier) -> list[OutboxMail]:
     mails = [
         _enqueue(session, IMPACT, email, subject, body, dossier.id, f"{dossier.id}")
         for email in director_recipients(session, dossier.requesting_establishment)
+    ]
+    return [m for m in mails if m is not None]
+
+
+# --- « fonctionnement non conforme » (SPEC §9) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConcernedFacts:
+    """What the concerned establishment may know of a report in a mail: what happened, not
+    the impact on the patient's care nor who declared it."""
+
+    number: str
+    occurred_at: str
+    specialty: str
+    report_type: str
+    declaring_establishment: str
+    concerned_establishment: str
+    link: str
+
+    @classmethod
+    def of(cls, report: Report) -> ConcernedFacts:
+        return cls(
+            number=report.number,
+            occurred_at=format_datetime(report.occurred_at),
+            specialty=report.specialty.label,
+            report_type=report.report_type.label,
+            declaring_establishment=report.declaring_establishment.name,
+            concerned_establishment=report.concerned_establishment.name,
+            link=report_link(report.number),
+        )
+
+
+def report_link(number: str) -> str:
+    return f"{load_settings().base_url}/signalement?numero={number}"
+
+
+def _concerned_body(facts: ConcernedFacts, opening: list[str]) -> list[str]:
+    return [
+        "Bonjour,",
+        "",
+        *opening,
+        "",
+        f"Signalement : {facts.number}",
+        f"Date et heure : {facts.occurred_at}",
+        f"Spécialité PDSES : {facts.specialty}",
+        f"Type de dysfonctionnement : {facts.report_type}",
+        f"Établissement déclarant : {facts.declaring_establishment}",
+        "",
+        "La description et le formulaire de réponse (analyse de l'établissement, mesures "
+        "correctives) sont dans le registre :",
+        facts.link,
+    ]
+
+
+def _to_concerned(
+    session: Session, kind: MailKind, report: Report, subject: str, body: list[str]
+) -> list[OutboxMail]:
+    mails = [
+        _enqueue(session, kind, email, subject, body, None, f"{report.id}")
+        for email in refuser_recipients(
+            session, report.concerned_establishment_id, report.specialty_id
+        )
+    ]
+    return [m for m in mails if m is not None]
+
+
+def report_sent(session: Session, report: Report) -> list[OutboxMail]:
+    facts = ConcernedFacts.of(report)
+    subject = (
+        f"{SUBJECT_PREFIX} Fonctionnement non conforme {facts.number} : réponse attendue de "
+        "votre établissement"
+    )
+    body = _concerned_body(
+        facts,
+        [
+            f"L'établissement « {facts.declaring_establishment} » a déclaré dans le registre un "
+            f"fonctionnement non conforme de la ligne PDSES de votre établissement « "
+            f"{facts.concerned_establishment} ». Votre établissement est invité à en donner son "
+            "analyse et les mesures correctives envisagées.",
+        ],
+    )
+    return _to_concerned(session, REPORT_SENT, report, subject, body)
+
+
+def report_reminder(session: Session, report: Report, days: int) -> list[OutboxMail]:
+    facts = ConcernedFacts.of(report)
+    subject = (
+        f"{SUBJECT_PREFIX} Relance : fonctionnement non conforme {facts.number} toujours sans "
+        "réponse"
+    )
+    body = _concerned_body(
+        facts,
+        [
+            f"Le fonctionnement non conforme ci-dessous, qui concerne votre établissement « "
+            f"{facts.concerned_establishment} », attend sa réponse depuis plus de {days} jours.",
+        ],
+    )
+    return _to_concerned(session, REPORT_REMINDER, report, subject, body)
+
+
+def report_impact(session: Session, report: Report) -> list[OutboxMail]:
+    """The director(s) of the declaring establishment, once per report."""
+    subject = (
+        f"{SUBJECT_PREFIX} Fonctionnement non conforme {report.number} : impact sur la prise en "
+        "charge d'un patient"
+    )
+    body = [
+        "Bonjour,",
+        "",
+        f"Votre établissement « {report.declaring_establishment.name} » a déclaré un "
+        f"fonctionnement non conforme de la ligne PDSES de « "
+        f"{report.concerned_establishment.name} » qui a eu un impact sur la prise en charge "
+        "d'un patient.",
+        "",
+        f"Signalement : {report.number}",
+        f"Date et heure : {format_datetime(report.occurred_at)}",
+        f"Spécialité PDSES : {report.specialty.label}",
+        f"Type de dysfonctionnement : {report.report_type.label}",
+        f"Description de l'impact : {report.impact_description or 'non renseignée'}",
+        "",
+        "Le signalement complet est consultable dans le registre :",
+        report_link(report.number),
+    ]
+    mails = [
+        _enqueue(session, REPORT_IMPACT, email, subject, body, None, f"{report.id}")
+        for email in director_recipients(session, report.declaring_establishment)
     ]
     return [m for m in mails if m is not None]

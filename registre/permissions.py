@@ -20,8 +20,16 @@ import enum
 from dataclasses import dataclass
 
 from registre.actors import Actor
-from registre.models import ESTABLISHMENT_ROLES, Dossier, LineState, RefuserLine, Role
-from registre.workflow import TRANSITIONS, Action, Side
+from registre.models import (
+    ESTABLISHMENT_ROLES,
+    Dossier,
+    LineState,
+    RefuserLine,
+    Report,
+    ReportState,
+    Role,
+)
+from registre.workflow import REPORT_TRANSITIONS, TRANSITIONS, Action, ReportAction, Side
 
 
 @dataclass(frozen=True)
@@ -220,6 +228,115 @@ def can_view(actor: Actor | None, dossier: Dossier) -> Decision:
     if view_kind(actor, dossier) is None:
         return _no("Vous n'avez pas accès à ce dossier.")
     return YES
+
+
+# --- « fonctionnement non conforme » reports (SPEC §9) ---------------------------------------
+# The declaring establishment has the requester's scope, the concerned one the refuser's: the
+# same establishment and specialty rules, and the same blindness (``ViewKind``).
+
+_NOT_YOUR_REPORT = "Ce signalement ne concerne pas votre établissement."
+
+
+def _declaring_scope(actor: Actor, report: Report, *, write: bool) -> Decision:
+    if (
+        actor.establishment_id is None
+        or actor.establishment_id != report.declaring_establishment_id
+    ):
+        return _no(_NOT_YOUR_REPORT)
+    if not _specialty_ok(actor, report.specialty_id):
+        return _no("Ce signalement concerne une spécialité hors de votre périmètre.")
+    if write and actor.role is Role.DECLARANT and report.created_by_id != actor.id:
+        return _no("Ce signalement a été déclaré par un autre membre de votre établissement.")
+    return YES
+
+
+def _concerned_scope(actor: Actor, report: Report) -> Decision:
+    if (
+        actor.establishment_id is None
+        or actor.establishment_id != report.concerned_establishment_id
+    ):
+        return _no(_NOT_YOUR_REPORT)
+    if not _specialty_ok(actor, report.specialty_id):
+        return _no("Ce signalement concerne une spécialité hors de votre périmètre.")
+    return YES
+
+
+def check_report(
+    actor: Actor | None, action: ReportAction, report: Report | None = None
+) -> Decision:
+    """The single gate behind every report permission, read from ``REPORT_TRANSITIONS``."""
+    if actor is None:
+        return _no("Vous devez être connecté.")
+    transition = REPORT_TRANSITIONS.get(action)
+    if transition is None:
+        return _no("Action inconnue.")
+    if actor.role not in transition.roles:
+        return _no(f"Le profil « {actor.role.label} » ne permet pas cette action.")
+    state = report.state if report is not None else None
+    if state not in transition.states:
+        if action is ReportAction.ANSWER and state is ReportState.ANSWERED:
+            return _no("Une réponse a déjà été enregistrée pour ce signalement.")
+        return _no("Cette action n'est pas possible dans l'état actuel du signalement.")
+    if report is None:
+        return YES if action is ReportAction.DECLARE else _no("Signalement introuvable.")
+    if transition.side is Side.REFUSER:
+        return _concerned_scope(actor, report)
+    return _declaring_scope(actor, report, write=True)
+
+
+def can_declare_report(actor: Actor | None, specialty_id: int | None = None) -> Decision:
+    decision = check_report(actor, ReportAction.DECLARE)
+    if not decision:
+        return decision
+    assert actor is not None
+    if actor.establishment_id is None:
+        return _no("Votre compte n'est rattaché à aucun établissement.")
+    if specialty_id is not None and not _specialty_ok(actor, specialty_id):
+        return _no("Cette spécialité est hors de votre périmètre.")
+    return YES
+
+
+def can_answer_report(actor: Actor | None, report: Report) -> Decision:
+    return check_report(actor, ReportAction.ANSWER, report)
+
+
+def can_withdraw_report(actor: Actor | None, report: Report) -> Decision:
+    return check_report(actor, ReportAction.WITHDRAW, report)
+
+
+def report_view_kind(actor: Actor | None, report: Report) -> ViewKind | None:
+    """REQUESTER: the declaring establishment; REFUSER: the concerned one; REGIONAL: the ARS
+    of either side's département; None: no access."""
+    if actor is None:
+        return None
+    if actor.role is Role.ARS:
+        if not actor.departements or {
+            report.declaring_establishment.departement,
+            report.concerned_establishment.departement,
+        } & set(actor.departements):
+            return ViewKind.REGIONAL
+        return None
+    if actor.role not in ESTABLISHMENT_ROLES:
+        return None
+    if _declaring_scope(actor, report, write=False):
+        return ViewKind.REQUESTER
+    if _concerned_scope(actor, report):
+        return ViewKind.REFUSER
+    return None
+
+
+def can_view_report(actor: Actor | None, report: Report) -> Decision:
+    if report_view_kind(actor, report) is None:
+        return _no("Vous n'avez pas accès à ce signalement.")
+    return YES
+
+
+def get_report_abilities(actor: Actor | None, report: Report) -> dict[str, bool]:
+    return {
+        "view": bool(can_view_report(actor, report)),
+        ReportAction.ANSWER.value: bool(can_answer_report(actor, report)),
+        ReportAction.WITHDRAW.value: bool(can_withdraw_report(actor, report)),
+    }
 
 
 # --- administration (SPEC §3: accounts, reference data, documents, audit log) ------------

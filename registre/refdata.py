@@ -15,6 +15,7 @@ from registre.models import (
     LineKind,
     PdsesLine,
     RefusalMotif,
+    ReportType,
     RequestMotif,
     Service,
     Specialty,
@@ -68,6 +69,14 @@ FINAL_DESTINATIONS = [
     "Décédé",
     OTHER,
 ]
+REPORT_TYPES = [
+    "Ligne injoignable",
+    "Absence de praticien d'astreinte",
+    "Délai de rappel excessif",
+    "Plateau technique indisponible",
+    "Réorientation inappropriée",
+    OTHER,
+]
 
 
 def _ensure_list(session: Session, model: type, labels: Iterable[str]) -> int:
@@ -88,12 +97,13 @@ def _ensure_list(session: Session, model: type, labels: Iterable[str]) -> int:
 
 
 def load_reference_lists(session: Session) -> int:
-    """Specialties, motifs and destinations; returns how many rows were added."""
+    """Specialties, motifs, destinations and report types; returns how many rows were added."""
     return (
         _ensure_list(session, Specialty, SPECIALTIES)
         + _ensure_list(session, RefusalMotif, REFUSAL_MOTIFS)
         + _ensure_list(session, RequestMotif, REQUEST_MOTIFS)
         + _ensure_list(session, FinalDestination, FINAL_DESTINATIONS)
+        + _ensure_list(session, ReportType, REPORT_TYPES)
     )
 
 

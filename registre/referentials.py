@@ -1,5 +1,6 @@
 """Administration of the reference data (SPEC §4): establishments, their services, the
-lists (specialties, refusal motifs, request motifs, final destinations) and the PDSES lines.
+lists (specialties, refusal motifs, request motifs, final destinations, the types of
+« fonctionnement non conforme ») and the PDSES lines.
 
 Add, edit, deactivate: never delete. A deactivated item disappears from the forms
 (``validation.lookup_active``, ``queries.form_options``) and stays in the dossiers that use
@@ -26,6 +27,7 @@ from registre.models import (
     LineKind,
     PdsesLine,
     RefusalMotif,
+    ReportType,
     RequestMotif,
     Service,
     Specialty,
@@ -133,6 +135,7 @@ class ListKind(enum.StrEnum):
     REFUSAL_MOTIF = "motifs-refus"
     REQUEST_MOTIF = "motifs-demande"
     DESTINATION = "destinations"
+    REPORT_TYPE = "types-dysfonctionnement"
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,7 @@ LISTS: dict[ListKind, ListSpec] = {
         "requires_establishment",
         "Demande l'établissement de destination",
     ),
+    ListKind.REPORT_TYPE: ListSpec(ReportType, "Types de dysfonctionnement", None, ""),
 }
 
 

@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 
-from registre import dossiers, mailer
+from registre import dossiers, mailer, reports
 from registre.config import Settings
 from registre.db import Database
 
@@ -38,6 +38,7 @@ def start(db: Database, settings: Settings) -> bool:
 def run_once(db: Database, settings: Settings, *, reminders: bool) -> None:
     if reminders:
         queued = dossiers.send_reminders(db, settings.reminder_days)
+        queued += reports.send_reminders(db, settings.reminder_days)
         if queued:
             log.info("%d relance(s) mise(s) en file d'envoi.", queued)
         db.optimize()  # hourly too: the planner's statistics follow the registry's growth

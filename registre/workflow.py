@@ -14,6 +14,17 @@ the transitions. Read it as the specification (SPEC §3 and §5).
 | reopen               | requester  | Finalisé              |                       | À compléter|           | Coordinateur                       |
 | abandon              | requester  | À compléter (never sent)|                     | Abandonné  |           | Déclarant, Référent, Coordinateur  |
 | answer               | refuser    | À compléter, Finalisé | 🔔 Réponse attendue   | =          | ✅ Répondu | Déclarant, Référent, Coordinateur  |
+
+A « fonctionnement non conforme » report (SPEC §9) has its own, shorter table: it reaches the
+concerned establishment the moment it is declared (no draft: a clinician reports at once),
+which answers once. The declaring establishment plays the requester's side and the concerned
+one the refuser's, with the same scope and blindness rules.
+
+| report action   | side      | report states          | → report            | roles                              |
+|-----------------|-----------|------------------------|---------------------|------------------------------------|
+| declare         | requester | (none)                 | 🔔 Réponse attendue | Déclarant, Référent, Coordinateur  |
+| answer_report   | refuser   | 🔔 Réponse attendue    | ✅ Répondu           | Déclarant, Référent, Coordinateur  |
+| withdraw        | requester | 🔔 Réponse attendue    | 🗄️ Retiré            | Déclarant, Référent, Coordinateur  |
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from registre.models import WRITER_ROLES, DossierState, LineState, Role
+from registre.models import WRITER_ROLES, DossierState, LineState, ReportState, Role
 
 
 class Action(enum.StrEnum):
@@ -148,4 +159,67 @@ LINE_STATE_ICONS: dict[LineState, str] = {
     LineState.PENDING: "📝",
     LineState.AWAITING: "🔔",
     LineState.ANSWERED: "✅",
+}
+
+
+# --- « fonctionnement non conforme » reports ------------------------------------------------
+
+
+class ReportAction(enum.StrEnum):
+    DECLARE = "declare"
+    ANSWER = "answer_report"
+    WITHDRAW = "withdraw"
+
+
+@dataclass(frozen=True)
+class ReportTransition:
+    action: ReportAction
+    label: str
+    side: Side  # REQUESTER: the declaring establishment; REFUSER: the concerned one
+    roles: frozenset[Role]
+    states: frozenset[ReportState | None]
+    target: ReportState
+
+
+_AWAITING = frozenset({ReportState.AWAITING})
+
+REPORT_TRANSITIONS: dict[ReportAction, ReportTransition] = {
+    t.action: t
+    for t in (
+        ReportTransition(
+            ReportAction.DECLARE,
+            "Déclarer le fonctionnement non conforme",
+            Side.REQUESTER,
+            _WRITERS,
+            frozenset({None}),
+            ReportState.AWAITING,
+        ),
+        ReportTransition(
+            ReportAction.ANSWER,
+            "Enregistrer la réponse",
+            Side.REFUSER,
+            _WRITERS,
+            _AWAITING,
+            ReportState.ANSWERED,
+        ),
+        ReportTransition(
+            ReportAction.WITHDRAW,
+            "Retirer le signalement",
+            Side.REQUESTER,
+            _WRITERS,
+            _AWAITING,
+            ReportState.WITHDRAWN,
+        ),
+    )
+}
+
+REPORT_STATE_LABELS: dict[ReportState, str] = {
+    ReportState.AWAITING: LINE_STATE_LABELS[LineState.AWAITING],
+    ReportState.ANSWERED: LINE_STATE_LABELS[LineState.ANSWERED],
+    ReportState.WITHDRAWN: "Retiré",
+}
+REPORT_STATE_ICONS: dict[ReportState, str] = {
+    ReportState.AWAITING: LINE_STATE_ICONS[LineState.AWAITING],
+    ReportState.ANSWERED: LINE_STATE_ICONS[LineState.ANSWERED],
+    ReportState.WITHDRAWN: DOSSIER_STATE_ICONS[DossierState.ABANDONED],
 }

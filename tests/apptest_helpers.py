@@ -78,8 +78,10 @@ from registre.web.navigation import (
     ADMIN_REFERENTIELS,
     DOSSIER,
     MON_COMPTE,
+    NON_CONFORME,
     REFUS,
     REGISTRE,
+    SIGNALEMENT,
     STATISTIQUES,
 )
 
@@ -93,6 +95,8 @@ PAGE_FILES = (
     REGISTRE,
     REFUS,
     DOSSIER,
+    NON_CONFORME,
+    SIGNALEMENT,
     STATISTIQUES,
     MON_COMPTE,
     ADMIN_COMPTES,

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from registre import dossiers
+from registre import dossiers, reports
 from registre.accounts import AccountInput, create_account
 from registre.actors import Actor
 from registre.auth import load_actor
@@ -28,6 +28,7 @@ from registre.models import (
     Establishment,
     FinalDestination,
     RefusalMotif,
+    ReportType,
     RequestMotif,
     Role,
     Service,
@@ -68,6 +69,7 @@ class World:
     refusal_motif: dict[str, int] = field(default_factory=dict)
     request_motif: dict[str, int] = field(default_factory=dict)
     destination: dict[str, int] = field(default_factory=dict)
+    report_type: dict[str, int] = field(default_factory=dict)
     actors: dict[str, Actor] = field(default_factory=dict)
 
     def actor(self, name: str) -> Actor:
@@ -109,6 +111,24 @@ class World:
         ref = self.draft(by, lines, **overrides)
         return dossiers.finalise(self.db, self.actor(by), ref.id)
 
+    def report_input(self, concerned: str = "ref", **overrides: Any) -> reports.ReportInput:
+        """A « fonctionnement non conforme » from ``req`` about ``concerned`` (neurosurgery,
+        whose line ``ref`` holds)."""
+        values: dict[str, Any] = {
+            "occurred_at": now(),
+            "specialty_id": self.specialty["Neurochirurgie"],
+            "concerned_establishment_id": self.est[concerned],
+            "report_type_id": self.report_type["Ligne injoignable"],
+            "description": "Ligne d'astreinte sonnant dans le vide pendant 40 minutes.",
+        }
+        values.update(overrides)
+        return reports.ReportInput(**values)
+
+    def report(
+        self, by: str = "declarant_req", concerned: str = "ref", **overrides: Any
+    ) -> reports.ReportRef:
+        return reports.declare(self.db, self.actor(by), self.report_input(concerned, **overrides))
+
 
 def _ids(session: Any, model: Any) -> dict[str, int]:
     return {row.label: row.id for row in session.scalars(select(model))}
@@ -144,6 +164,7 @@ def build_world(db: Database) -> World:
         world.refusal_motif = _ids(session, RefusalMotif)
         world.request_motif = _ids(session, RequestMotif)
         world.destination = _ids(session, FinalDestination)
+        world.report_type = _ids(session, ReportType)
         service_names = {
             key: session.get(Service, world.services[key]).name  # type: ignore[union-attr]
             for key in ("req", "ref")

@@ -31,7 +31,7 @@ app_env = apptest_helpers.app_env  # the fixture
 fresh_server_env = apptest_helpers.fresh_server_env  # the fixture
 
 OTHER_ROLES = ["declarant-req", "referent-ref", "coordinateur-req", "directeur-req", "ars"]
-COLUMNS = ["Date et heure", "Utilisateur", "Action", "Objet", "Dossier", "Détails"]
+COLUMNS = ["Date et heure", "Utilisateur", "Action", "Objet", "Dossier ou signalement", "Détails"]
 NO_ENTRY = "Aucune entrée ne correspond à ces filtres."
 
 
@@ -157,11 +157,11 @@ def test_filter_by_user(logged):
 def test_filter_by_dossier(logged):
     number = logged.finalised().number
     at = open_page(ADMIN_JOURNAL, "admin")
-    widget(at.text_input, "Dossier (numéro)").input(number.lower())
+    widget(at.text_input, "Dossier ou signalement (numéro)").input(number.lower())
     at = button(at, "Filtrer").click().run()
     assert not at.exception
     rows = _table(at)
-    assert rows and {r["Dossier"] for r in rows} == {number}
+    assert rows and {r["Dossier ou signalement"] for r in rows} == {number}
     assert {r["Utilisateur"] for r in rows} == {"declarant-req"}
 
 

@@ -14,6 +14,8 @@ STATISTICS_ROLES = frozenset(STATISTICS_PERSPECTIVES)
 
 ACCUEIL = "pages/accueil.py"
 REGISTRE = "pages/registre.py"
+NON_CONFORME = "pages/fonctionnement_non_conforme.py"
+SIGNALEMENT = "pages/signalement.py"
 REFUS = "pages/refus.py"
 DOSSIER = "pages/dossier.py"
 STATISTIQUES = "pages/statistiques.py"
@@ -31,6 +33,15 @@ def pages_for(actor: Actor) -> dict[str, list[st.Page]]:
     }
     pdses: list[st.Page] = []
     if actor.role in ESTABLISHMENT_ROLES:
+        # The guide's order: « Fonctionnement non conforme » then « Registre des refus PDSES ».
+        pdses.append(
+            st.Page(
+                NON_CONFORME,
+                title="Fonctionnement non conforme",
+                icon="⚠️",
+                url_path="fonctionnement_non_conforme",
+            )
+        )
         pdses.append(
             st.Page(REGISTRE, title="Registre des refus PDSES", icon="📋", url_path="registre")
         )
@@ -41,6 +52,15 @@ def pages_for(actor: Actor) -> dict[str, list[st.Page]]:
     if actor.role in DOSSIER_READERS:
         pdses.append(
             st.Page(DOSSIER, title="Dossier", icon="📄", url_path="dossier", visibility="hidden")
+        )
+        pdses.append(
+            st.Page(
+                SIGNALEMENT,
+                title="Signalement",
+                icon="⚠️",
+                url_path="signalement",
+                visibility="hidden",
+            )
         )
     if pdses:
         menu["PDSES"] = pdses

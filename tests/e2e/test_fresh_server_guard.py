@@ -32,7 +32,7 @@ def test_every_page_url_on_a_fresh_server_shows_only_the_login(tmp_path: Path, b
             page.goto(f"{server.url}/{path}")
             expect_login_form(page)
             body = page.get_by_test_id("stMain").inner_text()
-            for secret in ("R-20", "Sud Francilien", "Henri-Mondor", "Se déconnecter"):
+            for secret in ("R-20", "F-20", "Sud Francilien", "Henri-Mondor", "Se déconnecter"):
                 assert secret not in body, f"/{path} shows « {secret} » without login"
             context.close()
     finally:
