@@ -45,7 +45,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         counts = load_demo(db, settings.demo_password)
         print(
             f"Données de démonstration : {counts['reference']} référence(s), "
-            f"{counts['accounts']} compte(s), {counts['dossiers']} dossier(s) ajoutés."
+            f"{counts['accounts']} compte(s), {counts['dossiers']} dossier(s), "
+            f"{counts['reports']} fonctionnement(s) non conforme(s) ajoutés."
         )
         _print_demo_accounts(settings.demo_password)
     db.optimize()

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from registre import dossiers, timeutil
+from registre import dossiers, reports, timeutil
 from registre.accounts import AccountInput, create_account
 from registre.auth import load_actor
 from registre.db import Database
@@ -24,6 +24,8 @@ from registre.models import (
     FinalDestination,
     RefusalMotif,
     RefuserLine,
+    Report,
+    ReportType,
     RequestMotif,
     Role,
     Service,
@@ -109,7 +111,7 @@ def load_demo(
 ) -> dict[str, int]:
     """Idempotent: establishments and accounts are added when missing, dossiers only into an
     empty registry."""
-    counts = {"reference": 0, "accounts": 0, "dossiers": 0}
+    counts = {"reference": 0, "accounts": 0, "dossiers": 0, "reports": 0}
     with db.transaction() as session:
         counts["reference"] += load_reference_lists(session)
         counts["reference"] += load_establishments(session, ESTABLISHMENTS)
@@ -131,8 +133,11 @@ def load_demo(
             )
             counts["accounts"] += 1
         has_dossiers = (session.scalar(select(func.count(Dossier.id))) or 0) > 0
+        has_reports = (session.scalar(select(func.count(Report.id))) or 0) > 0
     if not has_dossiers:
         counts["dossiers"] = _demo_dossiers(db, dossier_count, random.Random(seed))
+    if not has_reports:
+        counts["reports"] = _demo_reports(db, max(dossier_count // 6, 1), random.Random(seed + 1))
     return counts
 
 
@@ -236,6 +241,68 @@ def _demo_dossiers(db: Database, count: int, rng: random.Random) -> int:
                     )
         created += 1
     return created
+
+
+REPORT_DESCRIPTIONS = {
+    "Ligne injoignable": "Numéro de la ligne d'astreinte sans réponse après trois appels (démo).",
+    "Absence de praticien d'astreinte": "Aucun praticien d'astreinte inscrit au tableau (démo).",
+    "Délai de rappel excessif": "Rappel du praticien d'astreinte plus d'une heure après (démo).",
+    "Plateau technique indisponible": "Scanner de l'établissement hors service (démo).",
+    "Réorientation inappropriée": "Patient réorienté vers un établissement sans la spécialité "
+    "(démo).",
+    OTHER: "Standard ayant transféré l'appel vers un service fermé (démo).",
+}
+
+
+def _demo_reports(db: Database, count: int, rng: random.Random) -> int:
+    """« Fonctionnement non conforme »: the CHSF reports mostly about Henri-Mondor's lines,
+    some answered by its référent, one withdrawn, the latest ones awaiting their answer."""
+    declarant = load_actor(db, "demo-declarant")
+    referent = load_actor(db, "demo-referent")
+    assert declarant and referent
+    with db.read() as session:
+        ests = {e.finess: e.id for e in session.scalars(select(Establishment))}
+        specialties = {s.label: s.id for s in session.scalars(select(Specialty))}
+        types = {t.label: t.id for t in session.scalars(select(ReportType))}
+    others = [fid for f, fid in ests.items() if f not in (REQUESTER_FINESS, REFUSER_FINESS)]
+    real_now = datetime.now(UTC)
+    for i in range(count):
+        concerned = ests[REFUSER_FINESS] if i % 3 != 2 else rng.choice(others)
+        kind = rng.choice([t for t in REPORT_DESCRIPTIONS if t in types])
+        occurred = (real_now - timedelta(days=(count - i) * 300 // count + 1)).replace(
+            hour=rng.choice([22, 23, 1, 2, 3, 4]),
+            minute=rng.choice([10, 20, 40]),
+            second=0,
+            microsecond=0,
+        )
+        impact = i % 5 == 0
+        data = reports.ReportInput(
+            occurred_at=occurred,
+            specialty_id=specialties[rng.choice(["Neurochirurgie", "Chirurgie de la main", "ORL"])],
+            concerned_establishment_id=concerned,
+            report_type_id=types[kind],
+            description=REPORT_DESCRIPTIONS[kind],
+            impact=impact,
+            impact_description="Transfert retardé de deux heures (démo)." if impact else None,
+        )
+        with _frozen_clock(occurred + timedelta(minutes=30)):
+            ref = reports.declare(db, declarant, data)
+        if i == 1:
+            with _frozen_clock(occurred + timedelta(hours=1)):
+                reports.withdraw(db, declarant, ref.id, "Erreur d'établissement (démo).")
+        elif concerned == ests[REFUSER_FINESS] and i < count - 3:
+            with _frozen_clock(occurred + timedelta(days=rng.randint(1, 5))):
+                reports.answer(
+                    db,
+                    referent,
+                    ref.id,
+                    reports.ReportAnswerInput(
+                        analysis="Renvoi d'appel de la ligne mal paramétré cette nuit-là (démo).",
+                        corrective_measures="Vérification du renvoi à chaque prise de garde "
+                        "(démo).",
+                    ),
+                )
+    return count
 
 
 def _line_id(db: Database, dossier_id: int, establishment_id: int) -> int:

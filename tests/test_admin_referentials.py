@@ -21,6 +21,7 @@ from registre.models import (
     LineKind,
     PdsesLine,
     RefusalMotif,
+    ReportType,
     RequestMotif,
     Service,
     Specialty,
@@ -36,12 +37,14 @@ MODELS = {
     ListKind.REFUSAL_MOTIF: RefusalMotif,
     ListKind.REQUEST_MOTIF: RequestMotif,
     ListKind.DESTINATION: FinalDestination,
+    ListKind.REPORT_TYPE: ReportType,
 }
 FLAGS = {
     ListKind.SPECIALTY: None,
     ListKind.REFUSAL_MOTIF: "is_other",
     ListKind.REQUEST_MOTIF: "is_other",
     ListKind.DESTINATION: "requires_establishment",
+    ListKind.REPORT_TYPE: None,
 }
 TABLES = (Specialty, RefusalMotif, RequestMotif, FinalDestination, Establishment, Service)
 NOVEMBER = statistics.StatsFilters(start=date(2026, 11, 1), end=date(2026, 11, 30))
