@@ -122,7 +122,8 @@ def test_outbox_lists_and_shows_mails_without_smtp(fresh_url, capsys):
     assert cli.main(["outbox", "--show", str(first_id)]) == 0
     shown = capsys.readouterr().out
     assert "Objet : [Registre des refus PDSES]" in shown
-    assert "/dossier?numero=R-" in shown
+    # the latest mails: a refusal's or a « fonctionnement non conforme »'s, each with its link
+    assert ("/dossier?numero=R-" in shown) != ("/signalement?numero=F-" in shown)
 
 
 def test_remind_twice_queues_nothing_twice(fresh_url, capsys):

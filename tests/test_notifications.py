@@ -106,7 +106,14 @@ def test_smtp_down_keeps_the_mails_until_it_comes_back(world, smtp_server, clock
 
 
 def test_every_mail_kind_documents_its_recipients_and_what_it_never_contains():
-    assert set(MAIL_KINDS) == {"refus_transmis", "impact_directeur", "relance"}
+    assert set(MAIL_KINDS) == {
+        "refus_transmis",
+        "impact_directeur",
+        "relance",
+        "non_conforme_transmis",
+        "non_conforme_relance",
+        "non_conforme_impact_directeur",
+    }
     for kind in MAIL_KINDS.values():
         assert kind.event and kind.recipients
     hidden = (
@@ -118,6 +125,8 @@ def test_every_mail_kind_documents_its_recipients_and_what_it_never_contains():
     )
     for key in ("refus_transmis", "relance"):
         assert set(hidden) <= set(MAIL_KINDS[key].never_contains)
+    for key in ("non_conforme_transmis", "non_conforme_relance"):
+        assert {"impact", "auteur de la déclaration"} <= set(MAIL_KINDS[key].never_contains)
     fields = set(RefuserFacts.__dataclass_fields__)
     assert fields == {
         "number",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
+from registre import reports
 from registre.models import Account
 
 from . import apptest_helpers
@@ -13,9 +14,11 @@ from .apptest_helpers import (
     ACCUEIL,
     DENIED,
     DOSSIER,
+    NON_CONFORME,
     PAGE_FILES,
     REFUS,
     REGISTRE,
+    SIGNALEMENT,
     answer,
     assert_login_form_only,
     button,
@@ -43,8 +46,13 @@ def _data_params(world, page: str) -> tuple[dict[str, str], list[str]]:
     """Query parameters that would show data if the gate let them through, and that data."""
     final = world.finalised()
     draft = world.draft(lines=("other",))
-    params = {DOSSIER: {"numero": final.number}, REFUS: {"id": str(draft.id)}}.get(page, {})
-    return params, [final.number, draft.number, *establishment_names(world)]
+    report = world.report()
+    params = {
+        DOSSIER: {"numero": final.number},
+        REFUS: {"id": str(draft.id)},
+        SIGNALEMENT: {"numero": report.number},
+    }.get(page, {})
+    return params, [final.number, draft.number, report.number, *establishment_names(world)]
 
 
 @pytest.mark.parametrize("route", ["page file", "first URL after a server start"])
@@ -70,6 +78,9 @@ WRONG_ROLES = [
     (REGISTRE, "ars"),
     (REFUS, "ars"),
     (REFUS, "directeur-req"),
+    (NON_CONFORME, "admin"),
+    (NON_CONFORME, "ars"),
+    (SIGNALEMENT, "admin"),
 ]
 
 
@@ -127,10 +138,16 @@ ADMIN_MENU = [
     ("Documents", "admin_documents", "visible"),
     ("Journal d'audit", "admin_journal", "visible"),
 ]
+NON_CONFORME_ENTRY = ("Fonctionnement non conforme", "fonctionnement_non_conforme", "visible")
 REGISTRE_ENTRY = ("Registre des refus PDSES", "registre", "visible")
 REFUS_ENTRY = ("Refus", "refus", "hidden")
 DOSSIER_ENTRY = ("Dossier", "dossier", "hidden")
-WRITER_MENU = {"": ACCUEIL_ENTRY, "PDSES": [REGISTRE_ENTRY, REFUS_ENTRY, DOSSIER_ENTRY]}
+SIGNALEMENT_ENTRY = ("Signalement", "signalement", "hidden")
+# The guide's PDSES menu: « Fonctionnement non conforme » then « Registre des refus PDSES ».
+WRITER_MENU = {
+    "": ACCUEIL_ENTRY,
+    "PDSES": [NON_CONFORME_ENTRY, REGISTRE_ENTRY, REFUS_ENTRY, DOSSIER_ENTRY, SIGNALEMENT_ENTRY],
+}
 
 
 @pytest.mark.parametrize(
@@ -140,9 +157,15 @@ WRITER_MENU = {"": ACCUEIL_ENTRY, "PDSES": [REGISTRE_ENTRY, REFUS_ENTRY, DOSSIER
         ("referent-ref", WRITER_MENU),
         ("referent-ref-orl", WRITER_MENU),
         ("coordinateur-req", {**WRITER_MENU, "": STATS_ENTRY}),
-        ("directeur-req", {"": STATS_ENTRY, "PDSES": [REGISTRE_ENTRY, DOSSIER_ENTRY]}),
-        ("ars", {"": STATS_ENTRY, "PDSES": [DOSSIER_ENTRY]}),
-        ("ars-75", {"": STATS_ENTRY, "PDSES": [DOSSIER_ENTRY]}),
+        (
+            "directeur-req",
+            {
+                "": STATS_ENTRY,
+                "PDSES": [NON_CONFORME_ENTRY, REGISTRE_ENTRY, DOSSIER_ENTRY, SIGNALEMENT_ENTRY],
+            },
+        ),
+        ("ars", {"": STATS_ENTRY, "PDSES": [DOSSIER_ENTRY, SIGNALEMENT_ENTRY]}),
+        ("ars-75", {"": STATS_ENTRY, "PDSES": [DOSSIER_ENTRY, SIGNALEMENT_ENTRY]}),
         ("admin", {"": ACCUEIL_ENTRY, "Administration": ADMIN_MENU}),
     ],
 )
@@ -219,7 +242,9 @@ def test_accueil_shows_the_profile(app_env, username, lines):
         assert "Établissement**" not in text
     registry_link = [p.label for p in at.page_link]
     assert registry_link == (
-        ["Ouvrir le Registre des refus PDSES"] if username.endswith(("-req", "-ref")) else []
+        ["Fonctionnement non conforme", "Ouvrir le Registre des refus PDSES"]
+        if username.endswith(("-req", "-ref"))
+        else []
     )
     assert bool(at.text_input) is (username != "admin")  # the search by number
 
@@ -241,6 +266,38 @@ def test_accueil_counts_the_refusals_awaiting_the_establishment(app_env):
     assert _awaiting(open_page(ACCUEIL, "referent-ref-orl")) == []
     answer(world, first.id)
     assert _awaiting(open_page(ACCUEIL, "declarant-ref")) == [message.format(1)]
+
+
+def test_accueil_counts_the_reports_awaiting_the_establishment(app_env):
+    world = app_env
+    message = (
+        "🔔 {} fonctionnement(s) non conforme(s) concernant votre établissement attend(ent) sa "
+        "réponse."
+    )
+    assert _awaiting(open_page(ACCUEIL, "referent-ref")) == []
+    first = world.report()
+    world.report(by="referent_req")
+    world.report(concerned="other")
+    assert _awaiting(open_page(ACCUEIL, "referent-ref")) == [message.format(2)]
+    assert _awaiting(open_page(ACCUEIL, "declarant-req")) == []  # the declarer waits, not answers
+    assert _awaiting(open_page(ACCUEIL, "referent-ref-orl")) == []  # neurosurgery reports
+    reports.answer(
+        world.db,
+        world.actor("referent_ref"),
+        first.id,
+        reports.ReportAnswerInput(analysis="Renvoi d'appel mal configuré."),
+    )
+    assert _awaiting(open_page(ACCUEIL, "coordinateur-ref")) == [message.format(1)]
+
+
+@pytest.mark.parametrize("username", ["referent-ref", "declarant-req", "ars"])
+def test_accueil_search_by_a_report_number_opens_the_report(app_env, username):
+    number = app_env.report().number
+    at = open_page(ACCUEIL, username)
+    widget(at.text_input, "Numéro de dossier").input(f" {number.lower()} ")
+    at = click(at, "Ouvrir le dossier")
+    assert not at.exception
+    assert [t.value for t in at.title] == [f"🔔 Fonctionnement non conforme {number}"]
 
 
 @pytest.mark.parametrize(
