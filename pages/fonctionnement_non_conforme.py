@@ -18,6 +18,7 @@ from registre.web.navigation import ESTABLISHMENT_ROLES, SIGNALEMENT
 from registre.web.resources import database
 from registre.web.widgets import (
     choice_box,
+    clear_errors,
     combine_paris,
     dt,
     errors_for,
@@ -45,6 +46,10 @@ KEY = f"fnc{GENERATION}"
 
 
 def declaration_form() -> None:
+    if f"{KEY}-description" not in st.session_state:
+        # The form was not on the previous run (the user comes from another page): the
+        # messages of a form left with errors would describe fields that are empty now.
+        clear_errors(SCOPE)
     options = report_queries.form_options(db, actor)
     errors = errors_for(SCOPE)
     now = paris_now()
