@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from registre import dossiers, finess, queries, referentials, statistics
+from registre import dossiers, finess, queries, referentials, report_queries, reports, statistics
 from registre.errors import NotFound, PermissionDenied, ValidationError
 from registre.models import (
     AuditEntry,
@@ -758,3 +758,105 @@ def test_a_new_refusal_records_whether_its_refuser_holds_the_line(world):
     ]
     with pytest.raises(NotFound):
         referentials.set_line_active(world.db, me, 999_999, False)
+
+
+# --- « Types de dysfonctionnement » (fonctionnement non conforme, SPEC §9) ---------------------
+
+
+def report_type_labels(world, name: str = "declarant_req") -> list[str]:
+    return labels(report_queries.form_options(world.db, world.actor(name)).report_types)
+
+
+@pytest.mark.parametrize("name", NON_ADMINS)
+def test_only_the_admin_edits_the_report_types(world, name):
+    before = row_counts(world)
+    with pytest.raises(PermissionDenied):
+        referentials.save_item(
+            world.db, world.actor(name), ListKind.REPORT_TYPE, None, "Type pirate", 1
+        )
+    with pytest.raises(PermissionDenied):
+        referentials.set_item_active(
+            world.db,
+            world.actor(name),
+            ListKind.REPORT_TYPE,
+            world.report_type["Ligne injoignable"],
+            False,
+        )
+    assert row_counts(world) == before
+    assert stored(world, ReportType, world.report_type["Ligne injoignable"]).active
+
+
+def test_the_seeded_report_types_are_offered_in_order(world):
+    assert report_type_labels(world) == [
+        "Ligne injoignable",
+        "Absence de praticien d'astreinte",
+        "Délai de rappel excessif",
+        "Plateau technique indisponible",
+        "Réorientation inappropriée",
+        "Autre",
+    ]
+
+
+def test_add_rename_and_deactivate_a_report_type(world):
+    me = admin(world)
+    item = referentials.save_item(
+        world.db, me, ListKind.REPORT_TYPE, None, " Régulation  défaillante ", 3
+    )
+    assert stored(world, ReportType, item).label == "Régulation défaillante"
+    assert "Régulation défaillante" in report_type_labels(world)
+    existing = world.report(report_type_id=item)
+
+    referentials.save_item(world.db, me, ListKind.REPORT_TYPE, item, "Régulation inopérante", 3)
+    assert "Régulation inopérante" in report_type_labels(world, "coordinateur_ref")
+    assert "Régulation défaillante" not in report_type_labels(world)
+    [renamed] = audit_entries(world, "reference_updated", "report_types")
+    assert renamed.details["changes"]["label"] == [
+        "Régulation défaillante",
+        "Régulation inopérante",
+    ]
+
+    referentials.set_item_active(world.db, me, ListKind.REPORT_TYPE, item, False)
+    assert not stored(world, ReportType, item).active  # deactivated, not deleted
+    assert "Régulation inopérante" not in report_type_labels(world)
+    assert [
+        i.active
+        for i in referentials.list_items(world.db, me, ListKind.REPORT_TYPE)
+        if i.id == item
+    ] == [False]
+    # a new report may not use it …
+    with pytest.raises(ValidationError) as exc:
+        world.report(report_type_id=item)
+    assert exc.value.by_field() == {
+        "report_type_id": ["« Type de dysfonctionnement » : valeur inconnue ou désactivée."]
+    }
+    # … the existing one keeps it, for both sides and in the lists
+    for name in ("declarant_req", "coordinateur_ref", "ars"):
+        view = report_queries.get_report(world.db, world.actor(name), report_id=existing.id)
+        assert view.report_type == "Régulation inopérante"
+    [row] = report_queries.list_concerning_reports(world.db, world.actor("referent_ref")).items
+    assert row.report_type == "Régulation inopérante"
+    # and it may still be answered and withdrawn
+    reports.answer(
+        world.db,
+        world.actor("referent_ref"),
+        existing.id,
+        reports.ReportAnswerInput(analysis="Régulation rétablie"),
+    )
+    [entry] = audit_entries(world, "reference_deactivated", "report_types")
+    assert (entry.entity_id, entry.actor_id) == (item, me.id)
+
+    referentials.set_item_active(world.db, me, ListKind.REPORT_TYPE, item, True)
+    assert "Régulation inopérante" in report_type_labels(world)
+    assert world.report(report_type_id=item).number == "F-2026-000002"
+
+
+def test_a_report_type_label_is_unique_whatever_the_case(world):
+    before = row_counts(world)
+    types = referentials.list_items(world.db, admin(world), ListKind.REPORT_TYPE)
+    with pytest.raises(ValidationError) as exc:
+        referentials.save_item(
+            world.db, admin(world), ListKind.REPORT_TYPE, None, "LIGNE INJOIGNABLE", 1
+        )
+    assert exc.value.by_field() == {"label": ["Ce libellé existe déjà dans la liste."]}
+    assert row_counts(world) == before
+    assert referentials.list_items(world.db, admin(world), ListKind.REPORT_TYPE) == types

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from registre import administration, audit, audit_log, auth, exports
+from registre import administration, audit, audit_log, auth, exports, reports
 from registre.accounts import AccountFields
 from registre.audit_log import AuditFilters
 from registre.errors import PermissionDenied, ValidationError
@@ -319,3 +319,55 @@ def test_the_audit_log_is_refused_to_every_other_role(world, name, call):
         getattr(audit_log, call)(world.db, world.actor(name), AuditFilters())
     assert exc.value.message == "Seul l'administrateur a accès à l'administration."
     assert count(world) == before
+
+
+# --- « fonctionnement non conforme » reports ------------------------------------------------
+
+
+def test_filter_by_report_number_typed_in_lowercase(world, trail, clock):
+    """A report's number (``F-…``) finds its entries, and only them: the report and the
+    dossier both have id 1, the filter must not mix them up."""
+    clock.set(datetime(2026, 12, 2, 10, 0, tzinfo=UTC))
+    report = world.report("declarant_req")
+    other = world.report("referent_req")
+    clock.set(datetime(2026, 12, 2, 11, 0, tzinfo=UTC))
+    reports.answer(
+        world.db,
+        world.actor("referent_ref"),
+        report.id,
+        reports.ReportAnswerInput(analysis="Astreinte en intervention"),
+    )
+    clock.set(datetime(2026, 12, 2, 12, 0, tzinfo=UTC))
+    reports.withdraw(world.db, world.actor("referent_req"), other.id, "Erreur de saisie")
+    assert report.id == trail.dossier_id  # the ambiguity the filter must resolve
+
+    rows = entries(world, dossier_number=f"  {report.number.lower()} ")
+    assert actions(rows) == ["report_answered", "report_declared"]
+    assert {r.dossier_number for r in rows} == {report.number}
+    assert {(r.entity, r.entity_id) for r in rows} == {("report", report.id)}
+    assert [r.who for r in rows] == ["referent-ref", "declarant-req"]
+    assert [r.action_label for r in rows] == [
+        "Réponse de l'établissement concerné enregistrée",
+        "Fonctionnement non conforme déclaré",
+    ]
+    assert actions(entries(world, dossier_number=other.number.lower())) == [
+        "report_withdrawn",
+        "report_declared",
+    ]
+    # the dossier's own number still finds only the dossier's entries
+    dossier_rows = entries(world, dossier_number=trail.number.lower())
+    assert actions(dossier_rows) == ["dossier_finalised", "line_added", "dossier_created"]
+    assert entries(world, dossier_number="f-1999-000001") == []
+    # the report's entries also carry its number in the unfiltered log and the export
+    listed = {r.action: r.dossier_number for r in entries(world) if r.entity == "report"}
+    assert listed["report_answered"] == report.number
+    rows_csv = read_csv(
+        audit_log.export_csv(world.db, admin(world), AuditFilters(dossier_number=report.number))
+    )
+    assert [row[3] for row in rows_csv[1:]] == ["report_declared", "report_answered"]
+    assert {row[6] for row in rows_csv[1:]} == {report.number}
+
+
+def test_every_report_action_has_a_label():
+    for code in ("report_declared", "report_answered", "report_withdrawn", "report_reminded"):
+        assert audit_log.ACTION_LABELS[code] != code
