@@ -16,6 +16,7 @@ from registre.web.widgets import (
     choice_box,
     dt,
     errors_for,
+    facts,
     field_errors,
     flash,
     md,
@@ -38,10 +39,6 @@ except (NotFound, PermissionDenied) as exc:
         REGISTRE, label="Retour au registre", icon="📋"
     ) if actor.establishment_id else None
     st.stop()
-
-
-def facts(rows: list[tuple[str, object]]) -> None:
-    st.markdown("\n".join(f"- **{label}** : {md(value)}" for label, value in rows if value != ""))
 
 
 def answer_facts(answer: AnswerView) -> None:

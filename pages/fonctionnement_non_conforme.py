@@ -17,6 +17,7 @@ from registre.web.auth import require_actor
 from registre.web.navigation import ESTABLISHMENT_ROLES, SIGNALEMENT
 from registre.web.resources import database
 from registre.web.widgets import (
+    ListRow,
     choice_box,
     clear_errors,
     combine_paris,
@@ -24,6 +25,7 @@ from registre.web.widgets import (
     errors_for,
     field_errors,
     flash,
+    listing,
     md,
     page_number,
     pager,
@@ -150,24 +152,28 @@ WIDTHS = [1.4, 1.3, 2.0, 2.0, 2.6]
 
 
 def report_table(key: str, rows: list[ReportRow], other_title: str, holder_note: str) -> None:
-    header = st.columns(WIDTHS)
     titles = ["Signalement", "Date et heure", "Spécialité", "Type de dysfonctionnement"]
-    for col, title in zip(header, [*titles, other_title], strict=True):
-        col.markdown(f"**{title}**")
-    for row in rows:
-        cols = st.columns(WIDTHS, vertical_alignment="center")
-        if cols[0].button(
-            f"{row.icon} {row.number}",
-            key=f"{key}-{row.id}",
-            help=f"{row.state_label} — ouvrir le signalement",
-        ):
-            st.switch_page(SIGNALEMENT, query_params={"numero": row.number})
-        cols[1].markdown(md(dt(row.occurred_at)))
-        cols[2].markdown(md(row.specialty))
-        cols[3].markdown(md(row.report_type))
-        cols[4].markdown(
-            md(row.other_establishment) + (f"  \n⚠️ {holder_note}" if row.is_line_holder else "")
-        )
+    listing(
+        WIDTHS,
+        [*titles, other_title],
+        [
+            ListRow(
+                key=f"{key}-{row.id}",
+                label=f"{row.icon} {row.number}",
+                help=f"{row.state_label} — ouvrir le signalement",
+                page=SIGNALEMENT,
+                params={"numero": row.number},
+                cells=(
+                    md(dt(row.occurred_at)),
+                    md(row.specialty),
+                    md(row.report_type),
+                    md(row.other_establishment)
+                    + (f"  \n⚠️ {holder_note}" if row.is_line_holder else ""),
+                ),
+            )
+            for row in rows
+        ],
+    )
 
 
 STATES = {None: "Tous"} | {

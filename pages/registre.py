@@ -12,7 +12,17 @@ from registre.timeutil import PARIS
 from registre.web.auth import require_actor
 from registre.web.navigation import DOSSIER, ESTABLISHMENT_ROLES, REFUS, WRITER_ROLES
 from registre.web.resources import database
-from registre.web.widgets import choice_box, clear_errors, dt, md, page_number, pager, show_flash
+from registre.web.widgets import (
+    ListRow,
+    choice_box,
+    clear_errors,
+    dt,
+    listing,
+    md,
+    page_number,
+    pager,
+    show_flash,
+)
 from registre.workflow import DOSSIER_STATE_LABELS, LINE_STATE_LABELS
 
 actor = require_actor(ESTABLISHMENT_ROLES)
@@ -70,35 +80,37 @@ result = queries.list_establishment_dossiers(
 )
 
 WIDTHS = [1.4, 1.3, 2.2, 2.2, 1.3, 1.1]
+
+
+def dossier_row(row: queries.DossierRow) -> ListRow:
+    # A draft opens on its form for those who write, read-only elsewhere.
+    editable = row.state is DossierState.DRAFT and actor.role in WRITER_ROLES
+    refusers = f"{row.refusers} (répondu : {row.answered})" if row.refusers else "0"
+    holder = "  \n⚠️ titulaire de la ligne PDSES" if row.line_holders else ""
+    return ListRow(
+        key=f"ouvrir-{row.id}",
+        label=f"{row.icon} {row.number}",
+        help=f"{row.state_label} — ouvrir le dossier",
+        page=REFUS if editable else DOSSIER,
+        params={"id": str(row.id)} if editable else {"numero": row.number},
+        cells=(
+            md(dt(row.requested_at)),
+            md(row.specialty),
+            md(row.requesting_service),
+            refusers + holder,
+            md("PDSES" if row.in_pdses_hours else "hors horaires PDSES"),
+        ),
+    )
+
+
 if not result.items:
     st.info("Aucun refus ne correspond à ces critères.")
 else:
-    header = st.columns(WIDTHS)
-    for col, title in zip(
-        header,
+    listing(
+        WIDTHS,
         ["Dossier", "Date et heure", "Spécialité", "Service demandeur", "Refuseurs", "Horaires"],
-        strict=True,
-    ):
-        col.markdown(f"**{title}**")
-    for row in result.items:
-        cols = st.columns(WIDTHS, vertical_alignment="center")
-        # A draft opens on its form for those who write, read-only elsewhere.
-        editable = row.state is DossierState.DRAFT and actor.role in WRITER_ROLES
-        target = REFUS if editable else DOSSIER
-        if cols[0].button(
-            f"{row.icon} {row.number}",
-            key=f"ouvrir-{row.id}",
-            help=f"{row.state_label} — ouvrir le dossier",
-        ):
-            params = {"id": str(row.id)} if target == REFUS else {"numero": row.number}
-            st.switch_page(target, query_params=params)
-        cols[1].markdown(md(dt(row.requested_at)))
-        cols[2].markdown(md(row.specialty))
-        cols[3].markdown(md(row.requesting_service))
-        refusers = f"{row.refusers} (répondu : {row.answered})" if row.refusers else "0"
-        holder = "  \n⚠️ titulaire de la ligne PDSES" if row.line_holders else ""
-        cols[4].markdown(refusers + holder)
-        cols[5].markdown(md("PDSES" if row.in_pdses_hours else "hors horaires PDSES"))
+        [dossier_row(row) for row in result.items],
+    )
     pager("dossiers", result.page, result.pages, result.total)
 
 # --- refusals addressed to the establishment ---------------------------------------------
@@ -118,26 +130,29 @@ IN_WIDTHS = [1.4, 1.3, 2.2, 2.6, 2.2]
 if not incoming.items:
     st.info("Aucun refus adressé à votre établissement.")
 else:
-    header = st.columns(IN_WIDTHS)
-    for col, title in zip(
-        header,
+    listing(
+        IN_WIDTHS,
         ["Dossier", "Date et heure", "Spécialité", "Établissement demandeur", "Service demandeur"],
-        strict=True,
-    ):
-        col.markdown(f"**{title}**")
-    for line in incoming.items:
-        cols = st.columns(IN_WIDTHS, vertical_alignment="center")
-        if cols[0].button(
-            f"{line.icon} {line.number}",
-            key=f"repondre-{line.line_id}",
-            help=f"{line.state_label} — ouvrir le refus",
-        ):
-            st.switch_page(DOSSIER, query_params={"numero": line.number})
-        cols[1].markdown(md(dt(line.requested_at)))
-        cols[2].markdown(md(line.specialty))
-        cols[3].markdown(md(line.requesting_establishment))
-        cols[4].markdown(
-            md(line.requesting_service)
-            + ("  \n⚠️ votre établissement est titulaire de la ligne" if line.is_line_holder else "")
-        )
+        [
+            ListRow(
+                key=f"repondre-{line.line_id}",
+                label=f"{line.icon} {line.number}",
+                help=f"{line.state_label} — ouvrir le refus",
+                page=DOSSIER,
+                params={"numero": line.number},
+                cells=(
+                    md(dt(line.requested_at)),
+                    md(line.specialty),
+                    md(line.requesting_establishment),
+                    md(line.requesting_service)
+                    + (
+                        "  \n⚠️ votre établissement est titulaire de la ligne"
+                        if line.is_line_holder
+                        else ""
+                    ),
+                ),
+            )
+            for line in incoming.items
+        ],
+    )
     pager("recus", incoming.page, incoming.pages, incoming.total)

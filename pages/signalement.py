@@ -18,7 +18,7 @@ from registre.web.actions import run_action
 from registre.web.auth import require_actor
 from registre.web.navigation import DOSSIER_READERS, NON_CONFORME
 from registre.web.resources import database
-from registre.web.widgets import dt, errors_for, field_errors, flash, md, show_flash
+from registre.web.widgets import dt, errors_for, facts, field_errors, flash, md, show_flash
 
 actor = require_actor(DOSSIER_READERS)
 db = database()
@@ -36,10 +36,6 @@ except (NotFound, PermissionDenied) as exc:
     st.error(exc.message)
     back_link()
     st.stop()
-
-
-def facts(rows: list[tuple[str, object]]) -> None:
-    st.markdown("\n".join(f"- **{label}** : {md(value)}" for label, value in rows if value != ""))
 
 
 def answer_facts(answer: ReportAnswerView) -> None:

@@ -4,7 +4,8 @@ display next to each field, flash messages, formatting."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, TypeVar
 
@@ -128,3 +129,36 @@ def pager(key: str, page: int, pages: int, total: int) -> None:
     if right.button("Suivants ▶", key=f"{key}-next", disabled=page >= pages):
         state["page"] = min(pages, page + 1)
         st.rerun()
+
+
+def facts(rows: Iterable[tuple[str, object]]) -> None:
+    """« - **Label** : value » lines of a record (escaped); empty values are left out."""
+    st.markdown("\n".join(f"- **{label}** : {md(value)}" for label, value in rows if value != ""))
+
+
+@dataclass(frozen=True)
+class ListRow:
+    """One line of a registry-like list: a button that opens ``page`` with ``params``, then
+    markdown cells (already escaped with ``md``)."""
+
+    key: str
+    label: str
+    help: str
+    page: str
+    params: dict[str, str]
+    cells: Sequence[str] = ()
+
+
+def listing(widths: Sequence[float], titles: Sequence[str], rows: Iterable[ListRow]) -> None:
+    """The lists of the registry and of the reports: a header, then one line per row whose
+    first cell is the button that opens it (a button, not a dataframe selection: AppTest and
+    keyboard users can click it)."""
+    header = st.columns(list(widths))
+    for col, title in zip(header, titles, strict=True):
+        col.markdown(f"**{title}**")
+    for row in rows:
+        cols = st.columns(list(widths), vertical_alignment="center")
+        if cols[0].button(row.label, key=row.key, help=row.help):
+            st.switch_page(row.page, query_params=row.params)
+        for col, cell in zip(cols[1:], row.cells, strict=True):
+            col.markdown(cell)
