@@ -179,7 +179,12 @@ def declare(
                 )
             ).one_or_none()
             if existing is not None:
-                return ReportRef(existing.id, existing.number, existing.state)
+                recipients = notifications.refuser_recipients(
+                    session, existing.concerned_establishment_id, existing.specialty_id
+                )
+                return ReportRef(
+                    existing.id, existing.number, existing.state, unreached=not recipients
+                )
     with _action(db, actor) as (session, actor):
         _allow(can_declare_report(actor, data.specialty_id))
         values = _validate(session, actor, data)

@@ -372,7 +372,7 @@ def test_a_double_submit_returns_the_same_report(world):
     first = reports.declare(world.db, actor, world.report_input(), creation_token="form-abc")
     counts_after_first = report_counts(world)
     second = reports.declare(world.db, actor, world.report_input(), creation_token="form-abc")
-    assert (second.id, second.number, second.state) == (first.id, first.number, first.state)
+    assert second == first  # unreached included: the same message on the page
     assert report_counts(world) == counts_after_first
     assert len(declared_entries(world)) == 1
     assert len(mails(world, "non_conforme_transmis")) == 2
@@ -382,6 +382,15 @@ def test_a_double_submit_returns_the_same_report(world):
     assert third.number == "F-2026-000002"
     with world.db.read() as s:
         assert s.scalar(select(func.count()).select_from(Report)) == 2
+
+
+def test_a_double_submit_about_an_establishment_nobody_can_be_told_of_says_so_again(world):
+    """« paris » has no account: the second submission must repeat the warning."""
+    actor = world.actor("declarant_req")
+    data = world.report_input("paris")
+    first = reports.declare(world.db, actor, data, creation_token="form-paris")
+    second = reports.declare(world.db, actor, data, creation_token="form-paris")
+    assert first.unreached and second == first
 
 
 def test_numbers_follow_the_format_and_increase_across_establishments(world):
