@@ -1,14 +1,16 @@
-"""Benchmark of the statistics page (issue 4): fill a database with N realistic dossiers and
-time every aggregate, the whole page and the exports, on SQLite or PostgreSQL.
+"""Benchmark of the statistics page (issue 4): fill a database with N realistic dossiers (and
+« fonctionnement non conforme » reports, a tenth as many by default) and time every aggregate,
+the whole page and the exports, on SQLite or PostgreSQL.
 
     .venv/bin/python -m benchmarks.statistics --dossiers 1000000
     .venv/bin/python -m benchmarks.statistics --database-url postgresql://postgres@127.0.0.1:5432
 
 The dossiers are written with SQLAlchemy Core ``insert()`` in batches (the
 ``registre.dossiers`` transitions would take hours for a million), every column filled as the
-transitions would: the Paris time facts of ``dossiers._time_facts``, the PDSES flag of
+transitions would: the Paris time facts of ``transitions.time_facts``, the PDSES flag of
 ``pdses.in_pdses_period``, the line holders of the PDSES lines, the states' stored values.
-Neither the audit trail nor the outbox is written: the statistics never read them. The
+The reports likewise (``reports.declare``'s columns, the ``occurred_*`` time facts, a few
+withdrawn). Neither the audit trail nor the outbox is written: the statistics never read them. The
 accounts (``accounts.create_account``): a Coordinateur PDSES (Henri-Mondor, the requester and
 refuser perspectives), a Directeur (CHSF), an ARS for the whole region, an ARS limited to the
 91 (its scope is an ``OR EXISTS``, a query of its own) and one Référent PDSES per
@@ -72,13 +74,12 @@ from sqlalchemy import table as sql_table
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql.expression import TableClause
 
-from registre import exports
+from registre import exports, report_statistics
 from registre import statistics as stats
 from registre.accounts import AccountInput, create_account
 from registre.actors import Actor
 from registre.auth import load_actor
 from registre.db import Database, normalise_url
-from registre.dossiers import _time_facts
 from registre.errors import ValidationError
 from registre.migrate import upgrade
 from registre.models import (
@@ -92,12 +93,16 @@ from registre.models import (
     PdsesLine,
     RefusalMotif,
     RefuserLine,
+    ReportCounter,
+    ReportState,
+    ReportType,
     RequestMotif,
     Role,
     Service,
     Specialty,
     UTCDateTime,
 )
+from registre.models import Report as ReportModel  # ``Report`` here is the timings' table
 from registre.permissions import Perspective
 from registre.refdata import (
     load_establishments,
@@ -106,6 +111,7 @@ from registre.refdata import (
 )
 from registre.seed_data import ESTABLISHMENTS, PDSES_LINES
 from registre.timeutil import PARIS, to_paris
+from registre.transitions import time_facts
 
 say = functools.partial(print, flush=True)  # progress shows in a log file too
 
@@ -195,6 +201,23 @@ DRAFT_SHARE = 0.02
 IMPACT_SHARE = 0.05
 ANSWER_SHARE = 0.6
 HOLDER_FIRST = 0.55  # the establishment holding the line is called first, and often refuses
+REPORTS_PER_DOSSIER = 0.1  # default number of reports: a tenth of the dossiers
+REPORT_WITHDRAWN_SHARE = 0.03
+REPORT_IMPACT_SHARE = 0.15
+REPORT_ANSWER_SHARE = 0.7
+REPORT_TYPE_WEIGHTS = {
+    "Ligne injoignable": 35,
+    "Absence de praticien d'astreinte": 20,
+    "Délai de rappel excessif": 20,
+    "Plateau technique indisponible": 10,
+    "Réorientation inappropriée": 10,
+    "Autre": 5,
+}
+REPORT_DESCRIPTIONS = (
+    "Ligne d'astreinte sonnant dans le vide (benchmark).",
+    "Rappel du praticien d'astreinte après plus d'une heure (benchmark).",
+    "Scanner indisponible, patient réorienté (benchmark).",
+)
 OTHER_TEXTS = (
     "Précision saisie par le demandeur (benchmark).",
     "Situation particulière, voir commentaires (benchmark).",
@@ -233,6 +256,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="sqlite:///FILE or postgresql://USER@HOST:PORT[/registre_bench…] "
         "(default: a fresh SQLite file in a temporary folder)",
+    )
+    parser.add_argument(
+        "--reports",
+        type=int,
+        default=None,
+        help="how many « fonctionnement non conforme » reports to write (default: a tenth of "
+        "--dossiers); with --reuse, written only if the database holds none",
     )
     parser.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
     parser.add_argument(
@@ -277,6 +307,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.dossiers < 1:
         parser.error("--dossiers must be at least 1")
+    if args.reports is None:
+        args.reports = max(1, int(args.dossiers * REPORTS_PER_DOSSIER))
+    if args.reports < 0:
+        parser.error("--reports must not be negative")
     if args.repeat < 1 or args.batch_size < 1:
         parser.error("--repeat and --batch-size must be at least 1")
     return args
@@ -499,7 +533,7 @@ class Hour:
 def _hours(end: datetime) -> tuple[list[Hour], list[float]]:
     """Every UTC hour of the last three years and how likely a call is in it. A UTC hour is
     one Paris hour (the offsets are whole hours) and the PDSES periods change on the hour, so
-    ``dossiers._time_facts`` of the hour's start holds for every minute of it."""
+    ``transitions.time_facts`` of the hour's start holds for every minute of it."""
     last = end.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     first = last - timedelta(days=365 * YEARS)
     hours: list[Hour] = []
@@ -507,7 +541,7 @@ def _hours(end: datetime) -> tuple[list[Hour], list[float]]:
     span = (last - first).total_seconds()
     moment = first
     while moment <= last:
-        facts = _time_facts(moment)
+        facts = time_facts(moment)
         hours.append(
             Hour(
                 moment.replace(tzinfo=None),
@@ -849,6 +883,111 @@ def fill(db: Database, ref: Reference, count: int, *, seed: int, batch_size: int
     return time.perf_counter() - began
 
 
+def report_count(db: Database) -> int:
+    with db.read() as session:
+        return int(session.scalar(select(func.count(ReportModel.id))) or 0)
+
+
+def fill_reports(db: Database, ref: Reference, count: int, *, seed: int, batch_size: int) -> float:
+    """Write ``count`` « fonctionnement non conforme » reports, as ``reports.declare``,
+    ``answer`` and ``withdraw`` would; returns the seconds taken."""
+    began = time.perf_counter()
+    with db.read() as session:
+        first_id = int(session.scalar(select(func.max(ReportModel.id))) or 0) + 1
+        counters = dict(session.execute(select(ReportCounter.year, ReportCounter.last_value)).all())
+        kinds = session.execute(
+            select(ReportType.id, ReportType.label).where(ReportType.active.is_(True))
+        ).all()
+    rng = random.Random(seed + 1)
+    generator = Generator(ref, datetime.now(UTC).replace(tzinfo=None), rng, 0, 0)
+    schedule = generator.schedule(count)
+    kind = Weighted(
+        [k for k, _ in kinds], [REPORT_TYPE_WEIGHTS.get(label, 1) for _, label in kinds]
+    )
+    table = _plain(ReportModel.__table__)  # type: ignore[arg-type]
+    now = generator.now
+    next_id = first_id
+    for start in range(0, count, batch_size):
+        rows: list[dict[str, Any]] = []
+        for declared, occurred in schedule[start : start + batch_size]:
+            declaring = generator.requester.pick(rng)
+            specialty = generator.specialty.pick(rng)
+            holders = [e for e in generator.holder_lists.get(specialty, ()) if e != declaring]
+            concerned = declaring
+            if holders and rng.random() < HOLDER_FIRST:
+                concerned = rng.choice(holders)
+            while concerned == declaring:
+                concerned = generator.refuser.pick(rng)
+            in_pdses, day, weekday, hour = generator.hour_facts[occurred.replace(minute=0)]
+            year = generator.years[bisect.bisect_right(generator.year_starts, declared) - 1]
+            counters[year] = counters.get(year, 0) + 1
+            impact = rng.random() < REPORT_IMPACT_SHARE
+            state, answered, withdrawn = ReportState.AWAITING.value, None, None
+            if rng.random() < REPORT_WITHDRAWN_SHARE:
+                state = ReportState.WITHDRAWN.value
+                withdrawn = min(declared + timedelta(hours=rng.uniform(0.1, 12)), now)
+            elif rng.random() < REPORT_ANSWER_SHARE:
+                delay = min(rng.lognormvariate(math.log(30), 1.2), 24 * 60)
+                answered = declared + timedelta(hours=max(delay, 0.1))
+                if answered > now:
+                    answered = None
+                else:
+                    state = ReportState.ANSWERED.value
+            rows.append(
+                {
+                    "id": next_id,
+                    "number": f"F-{year}-{counters[year]:06d}",
+                    "state": state,
+                    "version": 1,
+                    "declaring_establishment_id": declaring,
+                    "concerned_establishment_id": concerned,
+                    "specialty_id": specialty,
+                    "report_type_id": kind.pick(rng),
+                    "occurred_at": occurred,
+                    "in_pdses_hours": in_pdses,
+                    "occurred_day": day,
+                    "occurred_weekday": weekday,
+                    "occurred_hour": hour,
+                    "is_line_holder": concerned in ref.holders.get(specialty, ()),
+                    "description": rng.choice(REPORT_DESCRIPTIONS),
+                    "impact": impact,
+                    "impact_description": rng.choice(IMPACT_TEXTS) if impact else None,
+                    "analysis": rng.choice(COMMENTS) if answered else None,
+                    "corrective_measures": rng.choice(COMMENTS) if answered else None,
+                    "answered_at": answered,
+                    "answered_by_id": ref.referent.get(concerned) if answered else None,
+                    "created_by_id": ref.referent[declaring],
+                    "created_at": declared,
+                    "updated_at": answered or withdrawn or declared,
+                    "reminded_at": None,
+                    "impact_notified_at": declared if impact else None,
+                    "withdrawn_at": withdrawn,
+                    "creation_token": f"{rng.getrandbits(128):032x}",
+                }
+            )
+            next_id += 1
+        if start == 0:
+            _check_row(ReportModel.__table__, rows[0])  # type: ignore[arg-type]
+        with db.engine.begin() as conn:
+            conn.execute(insert(table), rows)
+    with db.transaction() as session:
+        for year, value in sorted(counters.items()):
+            counter = session.get(ReportCounter, year)
+            if counter is None:
+                session.add(ReportCounter(year=year, last_value=value))
+            else:
+                counter.last_value = max(counter.last_value, value)
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('reports', 'id'), "
+                    "(SELECT max(id) FROM reports))"
+                )
+            )
+    return time.perf_counter() - began
+
+
 def analyse(db: Database, *, sqlite_too: bool) -> float:
     began = time.perf_counter()
     if db.engine.dialect.name == "postgresql":
@@ -935,12 +1074,15 @@ def _cold(run: Callable[[], Any]) -> Any:
 
 
 def page(db: Database, actor: Actor, perspective: Perspective, filters: Any) -> Any:
-    """What the statistics page does at each run: its options, the statistics, the weekly
-    and monthly series of the charts."""
+    """What the statistics page does at each run: its options, the statistics of the
+    refusals and of the reports, the monthly series of the charts, the exports' counts."""
     stats.options(db, actor)
     result = stats.compute(db, actor, perspective, filters)
-    stats.series(result, "semaine")
     stats.series(result, "mois")
+    reports_result = report_statistics.compute(db, actor, perspective, filters)
+    report_statistics.series(reports_result, "mois")
+    exports.count_rows(db, actor, perspective, filters)
+    exports.count_report_rows(db, actor, perspective, filters)
     return result
 
 
@@ -971,6 +1113,14 @@ def time_statistics(db: Database, report: Report, repeat: int) -> dict[str, floa
             compute = partial(stats.compute, db, actor, case.perspective, filters)
             _, times = timed(repeat, partial(_cold, compute))
             report.add(case.name, label, "compute (cold)", times)
+            reports_compute = partial(
+                report_statistics.compute, db, actor, case.perspective, filters
+            )
+            result, times = timed(repeat, partial(_cold, reports_compute))
+            note = f"{result.total:_} reports" if result is not None else ""
+            report.add(case.name, label, "reports: compute (cold)", times, note)
+            _, times = timed(repeat, reports_compute)
+            report.add(case.name, label, "reports: compute (warm, cached)", times)
             _, times = timed(repeat, compute)
             report.add(case.name, label, "compute (warm, cached)", times)
             whole_page = partial(page, db, actor, case.perspective, filters)
@@ -1021,6 +1171,17 @@ def time_exports(db: Database, report: Report, repeat: int) -> None:
             report.add(
                 case.name, narrow_label, f"to_csv ({table.name})", times, f"{len(data):_} bytes"
             )
+        report_table, times = timed(
+            repeat, partial(exports.report_table, db, actor, case.perspective, narrow)
+        )
+        report.add(
+            case.name,
+            narrow_label,
+            "reports: report_table",
+            times,
+            f"rows: {len(report_table.rows):_}",
+        )
+        tables = [*tables, report_table]
         data, times = timed(repeat, partial(exports.to_xlsx, tables, title="bench"))
         report.add(case.name, narrow_label, "to_xlsx (all sheets)", times, f"{len(data):_} bytes")
 
@@ -1131,6 +1292,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"({args.dossiers / seconds:_.0f} dossiers/s, "
                 f"{(args.dossiers + lines) / seconds:_.0f} rows/s)"
             )
+        present_reports = report_count(db)
+        if present_reports:
+            say(f"Reports: {present_reports:_} already there: no filling")
+        elif args.reports:
+            seconds = fill_reports(
+                db, ref, args.reports, seed=args.seed, batch_size=args.batch_size
+            )
+            say(f"Fill: {args.reports:_} reports in {seconds:.1f} s")
         say(f"Data: {data_profile(db)}")
         seconds = analyse(db, sqlite_too=args.analyze)
         if engine == "postgresql" or args.analyze:

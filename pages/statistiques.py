@@ -1,12 +1,13 @@
 """Statistiques (SPEC §10): figures, charts and exports over a period, for the Coordinateur
 PDSES and the Directeur (their establishment, as requester or as refuser) and the ARS (its
-region). What each may see is decided in ``registre.statistics``."""
+region): the refusals, then the « fonctionnements non conformes » (SPEC §9). What each may see
+is decided in ``registre.statistics`` and ``registre.report_statistics``."""
 
 from datetime import date
 
 import streamlit as st
 
-from registre import exports, statistics
+from registre import exports, report_statistics, statistics
 from registre.errors import RegistreError
 from registre.permissions import Perspective
 from registre.timeutil import format_datetime
@@ -121,6 +122,7 @@ filters = statistics.StatsFilters(
 )
 try:
     stats = statistics.compute(db, actor, perspective, filters)
+    report_stats = report_statistics.compute(db, actor, perspective, filters)
 except RegistreError as exc:
     st.error(exc.message)
     st.stop()
@@ -131,89 +133,168 @@ st.caption(
     f"{statistics.CACHE_SECONDS} secondes."
 )
 
-# --- figures and charts ---------------------------------------------------------------
+# --- refusals: figures and charts ---------------------------------------------------------
+
+GRANULARITIES = {"semaine": "Semaine", "mois": "Mois"}
 
 show_figures(stats.figures)
 if not stats.figure("refusals").value:
     st.info("Aucun refus ne correspond à ces filtres sur cette période.")
-    st.stop()
+else:
+    granularity = st.radio(
+        "Regrouper les refus par",
+        list(GRANULARITIES),
+        index=1,
+        format_func=GRANULARITIES.__getitem__,
+        horizontal=True,
+        key="stats-granularite",
+    )
+    per_period = statistics.series(stats, granularity)
+    chart_block(
+        f"Refus par {GRANULARITIES[granularity].lower()} et par spécialité",
+        "periodes",
+        series_chart(per_period, granularity),
+        per_period,
+    )
+    holder_column = "Titulaire de ligne"
+    chart_block(
+        stats.establishments_title,
+        "etablissements",
+        bar_chart(stats.establishments, "Établissement", "Refus", color=holder_column),
+        stats.establishments,
+    )
+    if stats.requester_motifs is not None:
+        chart_block(
+            "Motifs de refus déclarés par les demandeurs",
+            "motifs-demandeurs",
+            bar_chart(stats.requester_motifs, "Motif", "Refus"),
+            stats.requester_motifs,
+        )
+    if stats.refuser_motifs is not None:
+        chart_block(
+            "Motifs de refus déclarés par les refuseurs"
+            if perspective is Perspective.REGIONAL
+            else "Motifs de refus déclarés par mon établissement (réponses)",
+            "motifs-refuseurs",
+            bar_chart(stats.refuser_motifs, "Motif", "Refus"),
+            stats.refuser_motifs,
+        )
+    if stats.concordance is not None:
+        chart_block(
+            "Concordance des motifs (demandeur × refuseur, refus ayant reçu une réponse)",
+            "concordance",
+            heatmap(stats.concordance, "Motif du refuseur", "Motif du demandeur", "Refus"),
+            stats.concordance,
+        )
+    chart_block(
+        "Refus par jour de la semaine et heure de la demande",
+        "jour-heure",
+        weekday_hour_chart(stats.weekday_hour),
+        stats.weekday_hour,
+    )
+    if stats.destinations is not None:
+        chart_block(
+            "Destinations finales des patients",
+            "destinations",
+            bar_chart(stats.destinations, "Destination", "Dossiers"),
+            stats.destinations,
+        )
 
-GRANULARITIES = {"semaine": "Semaine", "mois": "Mois"}
-granularity = st.radio(
-    "Regrouper les refus par",
-    list(GRANULARITIES),
-    index=1,
-    format_func=GRANULARITIES.__getitem__,
-    horizontal=True,
-    key="stats-granularite",
+# --- fonctionnements non conformes (SPEC §9) ------------------------------------------
+
+st.header("Fonctionnements non conformes")
+st.caption(
+    {
+        Perspective.REQUESTER: "Signalements déclarés par votre établissement : vous voyez si "
+        "l'établissement concerné a répondu et quand, jamais sa réponse.",
+        Perspective.REFUSER: "Signalements qui concernent votre établissement : jamais "
+        "l'impact sur la prise en charge déclaré par l'établissement déclarant.",
+        Perspective.REGIONAL: "Signalements dont l'établissement déclarant ou l'établissement "
+        "concerné est dans votre périmètre.",
+    }[perspective]
+    + " Période : date de l'événement ; les signalements retirés ne sont pas comptés. Les "
+    "filtres d'établissement demandeur et refuseur portent sur l'établissement déclarant et "
+    "l'établissement concerné."
 )
-per_period = statistics.series(stats, granularity)
-chart_block(
-    f"Refus par {GRANULARITIES[granularity].lower()} et par spécialité",
-    "periodes",
-    series_chart(per_period, granularity),
-    per_period,
-)
-holder_column = "Titulaire de ligne"
-chart_block(
-    stats.establishments_title,
-    "etablissements",
-    bar_chart(stats.establishments, "Établissement", "Refus", color=holder_column),
-    stats.establishments,
-)
-if stats.requester_motifs is not None:
-    chart_block(
-        "Motifs de refus déclarés par les demandeurs",
-        "motifs-demandeurs",
-        bar_chart(stats.requester_motifs, "Motif", "Refus"),
-        stats.requester_motifs,
+show_figures(report_stats.figures)
+if not report_stats.total:
+    st.info("Aucun fonctionnement non conforme ne correspond à ces filtres sur cette période.")
+else:
+    report_granularity = st.radio(
+        "Regrouper les fonctionnements non conformes par",
+        list(GRANULARITIES),
+        index=1,
+        format_func=GRANULARITIES.__getitem__,
+        horizontal=True,
+        key="stats-granularite-signalements",
     )
-if stats.refuser_motifs is not None:
+    reports_per_period = report_statistics.series(report_stats, report_granularity)
+    value = report_statistics.VALUE
     chart_block(
-        "Motifs de refus déclarés par les refuseurs"
-        if perspective is Perspective.REGIONAL
-        else "Motifs de refus déclarés par mon établissement (réponses)",
-        "motifs-refuseurs",
-        bar_chart(stats.refuser_motifs, "Motif", "Refus"),
-        stats.refuser_motifs,
+        f"Fonctionnements non conformes par {GRANULARITIES[report_granularity].lower()} "
+        "et par spécialité",
+        "signalements-periodes",
+        series_chart(reports_per_period, report_granularity, value),
+        reports_per_period,
     )
-if stats.concordance is not None:
     chart_block(
-        "Concordance des motifs (demandeur × refuseur, refus ayant reçu une réponse)",
-        "concordance",
-        heatmap(stats.concordance, "Motif du refuseur", "Motif du demandeur", "Refus"),
-        stats.concordance,
+        "Fonctionnements non conformes par type de dysfonctionnement",
+        "signalements-types",
+        bar_chart(report_stats.types, "Type de dysfonctionnement", value),
+        report_stats.types,
     )
-chart_block(
-    "Refus par jour de la semaine et heure de la demande",
-    "jour-heure",
-    weekday_hour_chart(stats.weekday_hour),
-    stats.weekday_hour,
-)
-if stats.destinations is not None:
     chart_block(
-        "Destinations finales des patients",
-        "destinations",
-        bar_chart(stats.destinations, "Destination", "Dossiers"),
-        stats.destinations,
+        "Fonctionnements non conformes par spécialité",
+        "signalements-specialites",
+        bar_chart(report_stats.specialties, "Spécialité", value),
+        report_stats.specialties,
     )
+    if report_stats.concerned is not None:
+        chart_block(
+            report_stats.concerned_title,
+            "signalements-concernes",
+            bar_chart(
+                report_stats.concerned,
+                "Établissement",
+                value,
+                color=report_statistics.HOLDER_COLUMN,
+            ),
+            report_stats.concerned,
+        )
+    if report_stats.declaring is not None:
+        chart_block(
+            report_stats.declaring_title,
+            "signalements-declarants",
+            bar_chart(report_stats.declaring, "Établissement", value),
+            report_stats.declaring,
+        )
 
 # --- exports --------------------------------------------------------------------------
 
-st.header("Exports")
 try:
     total = exports.count_rows(db, actor, perspective, filters)
+    report_total = exports.count_report_rows(db, actor, perspective, filters)
 except RegistreError as exc:
     st.error(exc.message)
     st.stop()
+if not total and not report_total:
+    st.stop()
+st.header("Exports")
 too_large = exports.too_large_message(total)
-if too_large:
-    st.warning(too_large)
+reports_too_large = exports.too_large_message(report_total, exports.REPORT_ROWS)
+for warning in (too_large, reports_too_large):
+    if warning:
+        st.warning(warning)
+names = []
+if total and not too_large:
+    names = ["Dossiers", "Refus"] if perspective is not Perspective.REFUSER else ["Refus"]
+with_reports = bool(report_total) and not reports_too_large
+if not names and not with_reports:
     st.stop()
 st.caption(
-    f"{number(total)} refus avec ces filtres. CSV : séparateur « ; », UTF-8, s'ouvre "
-    "directement dans Excel. Excel : une feuille par tableau et une feuille « Colonnes » "
-    "qui décrit chaque colonne."
+    f"{number(total)} refus et {number(report_total)} fonctionnements non conformes avec ces "
+    "filtres. CSV : séparateur « ; », UTF-8, s'ouvre directement dans Excel. Excel : une "
+    "feuille par tableau et une feuille « Colonnes » qui décrit chaque colonne."
 )
 stem = exports.file_stem(perspective, filters)
 
@@ -226,8 +307,14 @@ def _csv(name: str) -> bytes:
     return exports.to_csv(next(t for t in _tables() if t.name == name))
 
 
-names = ["Dossiers", "Refus"] if perspective is not Perspective.REFUSER else ["Refus"]
-columns = st.columns(len(names) + 1)
+def _workbook() -> bytes:
+    tables = _tables() if names else []
+    if with_reports:
+        tables.append(exports.report_table(db, actor, perspective, filters))
+    return exports.to_xlsx(tables, title=f"Registre des refus PDSES — {where}")
+
+
+columns = st.columns(len(names) + int(with_reports) + 1)
 for column, name in zip(columns, names, strict=False):
     column.download_button(
         f"⬇️ {name} (CSV)",
@@ -237,9 +324,21 @@ for column, name in zip(columns, names, strict=False):
         key=f"export-csv-{name}",
         on_click="ignore",
     )
+if with_reports:
+    columns[len(names)].download_button(
+        "⬇️ Fonctionnements non conformes (CSV)",
+        data=lambda: exports.to_csv(exports.report_table(db, actor, perspective, filters)),
+        file_name=f"{stem}-fonctionnements-non-conformes.csv",
+        mime="text/csv",
+        key="export-csv-signalements",
+        on_click="ignore",
+    )
+sheets = [*names, exports.REPORTS_TABLE] if with_reports else names
 columns[-1].download_button(
-    "⬇️ " + " et ".join(names) + " (Excel)",
-    data=lambda: exports.to_xlsx(_tables(), title=f"Registre des refus PDSES — {where}"),
+    "⬇️ "
+    + (f"{', '.join(sheets[:-1])} et {sheets[-1]}" if len(sheets) > 1 else sheets[0])
+    + " (Excel)",
+    data=_workbook,
     file_name=f"{stem}.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     key="export-xlsx",

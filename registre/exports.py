@@ -1,9 +1,11 @@
-"""Exports of the statistics page: the filtered dossiers and refusals, in CSV (``;``,
-UTF-8 with BOM, for French Excel) and Excel (with a sheet describing each column).
+"""Exports of the statistics page: the filtered dossiers, refusals and « fonctionnement non
+conforme » reports, in CSV (``;``, UTF-8 with BOM, for French Excel) and Excel (with a sheet
+describing each column).
 
 Blindness is decided column by column: each column lists the perspectives allowed to see it,
 and a column a perspective may not see is not even selected from the database. The rows are
-those of ``statistics.refusal_conditions``, so an export holds exactly what the figures count.
+those of ``statistics.refusal_conditions`` (``report_statistics.report_conditions`` for the
+reports), so an export holds exactly what the figures count.
 Every text cell that a spreadsheet would read as a formula (``= + - @``, tab, carriage
 return) is neutralised with a leading apostrophe.
 """
@@ -35,14 +37,17 @@ from registre.models import (
     FinalDestination,
     RefusalMotif,
     RefuserLine,
+    Report,
+    ReportType,
     RequestMotif,
     Service,
     Specialty,
 )
 from registre.permissions import Perspective
+from registre.report_statistics import reports_query
 from registre.statistics import Scope, StatsFilters, refusals_query, scope_of
 from registre.timeutil import format_datetime, to_paris
-from registre.workflow import DOSSIER_STATE_LABELS, LINE_STATE_LABELS
+from registre.workflow import DOSSIER_STATE_LABELS, LINE_STATE_LABELS, REPORT_STATE_LABELS
 
 MAX_EXPORT_ROWS = 200_000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -304,6 +309,108 @@ DOSSIER_COLUMNS: tuple[Column, ...] = (
 )
 
 
+# « Fonctionnements non conformes »: the declaring establishment has the requester's side
+# (the impact on care), the concerned one the refuser's (its analysis and corrective
+# measures); both see what happened, and whether and when it was answered.
+REPORTS_TABLE = "Fonctionnements non conformes"
+REPORT_ROWS = "fonctionnements non conformes"  # in the size message
+_declaring = aliased(Establishment, name="declaring")
+_concerned = aliased(Establishment, name="concerned")
+
+REPORT_COLUMNS: tuple[Column, ...] = (
+    Column("Numéro", "Numéro du signalement (F-AAAA-NNNNNN).", ALL, Report.number),
+    Column(
+        "Date et heure",
+        "Date et heure du dysfonctionnement, heure de Paris (JJ/MM/AAAA HH:MM).",
+        ALL,
+        Report.occurred_at,
+        "datetime",
+    ),
+    Column(
+        "Horaires PDSES",
+        "Oui : pendant les nuits, week-ends et jours fériés (horaires PDSES).",
+        ALL,
+        Report.in_pdses_hours,
+        "label",
+        _yes_no,
+    ),
+    Column("Spécialité PDSES", "Spécialité PDSES concernée.", ALL, Specialty.label),
+    Column(
+        "Type de dysfonctionnement", "Type de dysfonctionnement signalé.", ALL, ReportType.label
+    ),
+    Column("Etablissement déclarant", "Établissement qui a signalé.", ALL, _declaring.name),
+    Column(
+        "Département du déclarant",
+        "Département de l'établissement déclarant.",
+        ALL,
+        _declaring.departement,
+    ),
+    Column(
+        "Etablissement concerné",
+        "Établissement dont la ligne PDSES n'a pas fonctionné comme prévu.",
+        ALL,
+        _concerned.name,
+    ),
+    Column(
+        "Département de l'établissement concerné",
+        "Département de l'établissement concerné.",
+        ALL,
+        _concerned.departement,
+    ),
+    Column(
+        "Titulaire de la ligne",
+        "Oui : l'établissement concerné tient la ligne PDSES de la spécialité.",
+        ALL,
+        Report.is_line_holder,
+        "label",
+        _yes_no,
+    ),
+    Column("Description", "Description du dysfonctionnement.", ALL, Report.description),
+    Column(
+        "Impact",
+        "Oui : « Ce dysfonctionnement a eu un impact sur la prise en charge du patient » est "
+        "coché.",
+        REQUESTER_SIDE,
+        Report.impact,
+        "label",
+        _yes_no,
+    ),
+    Column(
+        "Description de l'impact",
+        "Description de l'impact.",
+        REQUESTER_SIDE,
+        Report.impact_description,
+    ),
+    Column(
+        "État",
+        "Réponse attendue ou Répondu.",
+        ALL,
+        Report.state,
+        "label",
+        lambda v: REPORT_STATE_LABELS[v],
+    ),
+    Column(
+        "Réponse le",
+        "Date de la réponse de l'établissement concerné.",
+        ALL,
+        Report.answered_at,
+        "datetime",
+    ),
+    Column(
+        "Analyse de l'établissement",
+        "Analyse de l'établissement concerné.",
+        REFUSER_SIDE,
+        Report.analysis,
+    ),
+    Column(
+        "Mesures correctives",
+        "Mesures correctives annoncées par l'établissement concerné.",
+        REFUSER_SIDE,
+        Report.corrective_measures,
+    ),
+)
+
+
 def _visible(columns: tuple[Column, ...], perspective: Perspective) -> tuple[Column, ...]:
     return tuple(c for c in columns if perspective in c.perspectives)
 
@@ -409,6 +516,45 @@ def export_tables(
                 ),
             )
         return tables
+
+
+def _report_count(session: Session, scope: Scope, filters: StatsFilters) -> int:
+    return int(session.scalar(reports_query(scope, filters, func.count(Report.id))) or 0)
+
+
+def count_report_rows(
+    db: Database, actor: Actor, perspective: Perspective, filters: StatsFilters
+) -> int:
+    """How many « fonctionnement non conforme » reports an export would hold."""
+    filters.validate()
+    with db.read() as session:
+        scope = scope_of(fresh_actor(session, actor), perspective)
+        return _report_count(session, scope, filters)
+
+
+def report_table(
+    db: Database, actor: Actor, perspective: Perspective, filters: StatsFilters
+) -> ExportTable:
+    """« Fonctionnements non conformes »: one row per report counted by
+    ``report_statistics`` (withdrawn ones excluded), with the columns ``perspective`` may
+    see: no impact for the concerned establishment, no analysis for the declaring one."""
+    filters.validate()
+    with db.read() as session:
+        scope = scope_of(fresh_actor(session, actor), perspective)
+        message = too_large_message(_report_count(session, scope, filters), REPORT_ROWS)
+        if message:
+            raise ValidationError.single("export", message)
+        columns = _visible(REPORT_COLUMNS, perspective)
+        query = (
+            reports_query(scope, filters, *(c.expression for c in columns))
+            .join(Specialty, Specialty.id == Report.specialty_id)
+            .join(ReportType, ReportType.id == Report.report_type_id)
+            .join(_declaring, _declaring.id == Report.declaring_establishment_id)
+            .join(_concerned, _concerned.id == Report.concerned_establishment_id)
+            .order_by(Report.occurred_at, Report.id)
+        )
+        rows = [tuple(r) for r in session.execute(query.execution_options(yield_per=5000))]
+        return ExportTable(REPORTS_TABLE, columns, rows)
 
 
 def csv_bytes(headers: list[str], rows: Iterable[list[str]]) -> bytes:

@@ -352,6 +352,20 @@ def _count_if(condition: Any) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
+def _median_part(delays: Any) -> Any:
+    """The ``"median"`` row of ``delays`` (a subquery of one column ``x``): the middle one or
+    two values, by a window function (SQLite has no percentile), the same statement on both
+    engines. Shared with ``report_statistics``."""
+    ranked = select(
+        delays.c.x,
+        func.row_number().over(order_by=delays.c.x).label("rn"),
+        func.count().over().label("n"),
+    ).subquery("ranked")
+    return _part("median", values=(func.avg(ranked.c.x),)).where(
+        ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2])
+    )
+
+
 # Which aggregates each perspective may see (blindness: the refuser perspective gets no
 # requester-side aggregate, the requester perspective none of the refusers' answers).
 AGGREGATES: dict[Perspective, tuple[str, ...]] = {
@@ -441,20 +455,10 @@ def aggregate_rows(
             ),
         ).select_from(s)
     if "median" in wanted:
-        # The middle one or two answer delays, by a window function (SQLite has no
-        # percentile): the same statement on both engines.
-        delays = (
+        parts["median"] = _median_part(
             select(_hours_between(session, s.c.answered_at, s.c.notified_at).label("x"))
             .where(answered, s.c.answered_at.is_not(None), s.c.notified_at.is_not(None))
             .subquery("delays")
-        )
-        ranked = select(
-            delays.c.x,
-            func.row_number().over(order_by=delays.c.x).label("rn"),
-            func.count().over().label("n"),
-        ).subquery("ranked")
-        parts["median"] = _part("median", values=(func.avg(ranked.c.x),)).where(
-            ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2])
         )
     if "daily" in wanted:
         parts["daily"] = _part(
@@ -649,11 +653,24 @@ class _TTLCache:
             self._items.clear()
 
 
-_cache = _TTLCache(CACHE_SECONDS)
+_caches: list[_TTLCache] = []
+
+
+def shared_cache(seconds: float = CACHE_SECONDS) -> _TTLCache:
+    """A cache that ``clear_cache`` empties with this module's own (``report_statistics``
+    keeps its results in one)."""
+    cache = _TTLCache(seconds)
+    _caches.append(cache)
+    return cache
+
+
+_cache = shared_cache()
 
 
 def clear_cache() -> None:
-    _cache.clear()
+    """Forget every cached result: the refusals' and the reports' statistics."""
+    for cache in _caches:
+        cache.clear()
 
 
 # --- public API -------------------------------------------------------------------------------
@@ -737,16 +754,22 @@ def options(db: Database, actor: Actor) -> StatsOptions:
 def series(stats: Statistics, granularity: str) -> pd.DataFrame:
     """Refusals per week (``"semaine"``: the Monday) or month (``"mois"``) and specialty,
     rolled up from the database's daily counts."""
-    columns = ["Période", "Spécialité", "Refus"]
-    if stats.daily.empty:
+    return roll_up(stats.daily, granularity, "Refus")
+
+
+def roll_up(daily: pd.DataFrame, granularity: str, value: str) -> pd.DataFrame:
+    """Daily counts (``Jour``, ``Spécialité``, ``value``) per week (``"semaine"``: the
+    Monday) or month (``"mois"``: its first day) and specialty."""
+    columns = ["Période", "Spécialité", value]
+    if daily.empty:
         return pd.DataFrame(columns=columns)
-    frame = stats.daily.copy()
+    frame = daily.copy()
     days = pd.to_datetime(frame["Jour"])
     if granularity == "semaine":
         frame["Période"] = (days - pd.to_timedelta(days.dt.day_of_week, unit="D")).dt.date
     else:
         frame["Période"] = days.dt.to_period("M").dt.start_time.dt.date
-    out = frame.groupby(["Période", "Spécialité"], as_index=False).agg(Refus=("Refus", "sum"))
+    out = frame.groupby(["Période", "Spécialité"], as_index=False).agg(**{value: (value, "sum")})
     return out.loc[:, columns]
 
 

@@ -518,3 +518,267 @@ def test_the_size_message_is_french_with_grouped_thousands():
 def test_file_stem_names_the_perspective_and_period():
     assert exports.file_stem(REGIONAL, PERIOD) == "registre-refus-pdses-regional-20260301-20260331"
     assert exports.file_stem(REFUSER, PERIOD) == "registre-refus-pdses-refuseur-20260301-20260331"
+
+
+# --- « Fonctionnements non conformes » (SPEC §9) -------------------------------------------------
+# f1, by ``req`` about ``ref`` (the neurosurgery line holder): Tue 03/03/2026 21:15 (CET),
+# declared at 21:45, with an impact, answered at 23:45; its free texts start with ``= + - @``.
+# f2, by ``ref`` about ``other``: Mon 30/03/2026 10:00 (CEST, outside PDSES hours), no impact,
+# no answer. f3, by ``req`` about ``paris`` (75): withdrawn, never exported.
+
+REPORT_IDENTITY = [
+    "Numéro",
+    "Date et heure",
+    "Horaires PDSES",
+    "Spécialité PDSES",
+    "Type de dysfonctionnement",
+    "Etablissement déclarant",
+    "Département du déclarant",
+    "Etablissement concerné",
+    "Département de l'établissement concerné",
+    "Titulaire de la ligne",
+    "Description",
+]
+REPORT_IMPACT = ["Impact", "Description de l'impact"]
+REPORT_STATE = ["État", "Réponse le"]
+REPORT_ANSWER = ["Analyse de l'établissement", "Mesures correctives"]
+REPORT_HEADERS = {
+    REQUESTER: REPORT_IDENTITY + REPORT_IMPACT + REPORT_STATE,
+    REFUSER: REPORT_IDENTITY + REPORT_STATE + REPORT_ANSWER,
+    REGIONAL: REPORT_IDENTITY + REPORT_IMPACT + REPORT_STATE + REPORT_ANSWER,
+}
+INJ = "Ligne injoignable"
+PLATEAU = "Plateau technique indisponible"
+F1_DESCRIPTION = "=ligne sonnant dans le vide"
+F1_IMPACT = "+40 minutes d'attente hérisson"
+F1_ANALYSIS = "-analyse castor"
+F1_MEASURES = "@mesure loutre"
+
+
+@pytest.fixture
+def report_registry(world, clock):
+    from datetime import timedelta
+
+    from registre import reports
+    from registre.reports import ReportAnswerInput
+    from registre.timeutil import as_utc
+
+    def declare(by: str, concerned: str, when: datetime, **values):
+        clock.set(as_utc(when) + timedelta(minutes=30))
+        return reports.declare(
+            world.db, world.actor(by), world.report_input(concerned, occurred_at=when, **values)
+        )
+
+    f1 = declare(
+        "declarant_req",
+        "ref",
+        at(2026, 3, 3, 21, 15),
+        description=F1_DESCRIPTION,
+        impact=True,
+        impact_description=F1_IMPACT,
+    )
+    clock.advance(hours=2)
+    reports.answer(
+        world.db,
+        world.actor("referent_ref"),
+        f1.id,
+        ReportAnswerInput(analysis=F1_ANALYSIS, corrective_measures=F1_MEASURES),
+    )
+    f2 = declare(
+        "coordinateur_ref",
+        "other",
+        at(2026, 3, 30, 10, 0),
+        specialty_id=world.specialty[VISC],
+        report_type_id=world.report_type[PLATEAU],
+        description="Plateau de radiologie interventionnelle fermé",
+    )
+    f3 = declare("declarant_req", "paris", at(2026, 3, 12, 22, 0))
+    reports.withdraw(world.db, world.actor("declarant_req"), f3.id, "Mauvais établissement")
+    return {"f1": f1, "f2": f2, "f3": f3}
+
+
+def report_table_of(world, name: str, perspective: Perspective, filters: StatsFilters = PERIOD):
+    return exports.report_table(world.db, world.actor(name), perspective, filters)
+
+
+F1_IDENTITY = [
+    "03/03/2026 21:15",
+    "Oui",
+    NEURO,
+    INJ,
+    REQ,
+    "91",
+    REF,
+    "94",
+    "Oui",
+    "'=ligne sonnant dans le vide",
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "perspective"),
+    [
+        ("coordinateur_req", REQUESTER),
+        ("directeur_req", REQUESTER),
+        ("coordinateur_ref", REFUSER),
+        ("directeur_ref", REFUSER),
+        ("ars", REGIONAL),
+        ("ars_75", REGIONAL),
+    ],
+)
+def test_report_columns_are_decided_per_perspective(world, report_registry, name, perspective):
+    """No impact for the concerned establishment, no analysis for the declaring one."""
+    table = report_table_of(world, name, perspective)
+    assert table.name == "Fonctionnements non conformes"
+    assert table.headers == REPORT_HEADERS[perspective]
+    headers = set(table.headers)
+    if perspective is REFUSER:
+        assert not headers & set(REPORT_IMPACT)
+    if perspective is REQUESTER:
+        assert not headers & set(REPORT_ANSWER)
+
+
+def test_the_declarer_export_has_the_impact_never_the_answer(world, report_registry):
+    f1 = report_registry["f1"]
+    table = report_table_of(world, "directeur_req", REQUESTER)
+    assert list(table.text_rows()) == [
+        [
+            f1.number,
+            *F1_IDENTITY,
+            "Oui",
+            "'+40 minutes d'attente hérisson",
+            "Répondu",
+            "03/03/2026 23:45",
+        ]
+    ]
+    shown = repr((list(table.text_rows()), table.rows))
+    for hidden in ("castor", "loutre", report_registry["f2"].number, report_registry["f3"].number):
+        assert hidden not in shown, hidden
+
+
+def test_the_concerned_export_has_its_answer_never_the_impact(world, report_registry):
+    f1 = report_registry["f1"]
+    table = report_table_of(world, "directeur_ref", REFUSER)
+    assert list(table.text_rows()) == [
+        [
+            f1.number,
+            *F1_IDENTITY,
+            "Répondu",
+            "03/03/2026 23:45",
+            "'-analyse castor",
+            "'@mesure loutre",
+        ]
+    ]
+    shown = repr((table.headers, list(table.text_rows()), table.rows))
+    for hidden in ("hérisson", "Impact", report_registry["f2"].number):  # ref declared f2
+        assert hidden not in shown, hidden
+
+
+def test_the_ars_export_has_both_sides_within_its_departements(world, report_registry):
+    f1, f2 = report_registry["f1"], report_registry["f2"]
+    table = report_table_of(world, "ars", REGIONAL)
+    rows_by_number = {r[0]: dict(zip(table.headers, r, strict=True)) for r in table.text_rows()}
+    assert list(rows_by_number) == [f1.number, f2.number]  # f3 withdrawn
+    first, second = rows_by_number[f1.number], rows_by_number[f2.number]
+    assert first["Description de l'impact"] == "'+40 minutes d'attente hérisson"
+    assert first["Analyse de l'établissement"] == "'-analyse castor"
+    assert first["Mesures correctives"] == "'@mesure loutre"
+    assert (second["Date et heure"], second["Horaires PDSES"]) == ("30/03/2026 10:00", "Non")
+    assert (second["Impact"], second["État"], second["Réponse le"]) == (
+        "Non",
+        "Réponse attendue",
+        "",
+    )
+    assert (
+        second["Etablissement concerné"],
+        second["Département de l'établissement concerné"],
+    ) == (
+        OTHER,
+        "92",
+    )
+    # The ARS of Paris: f3 (about Pitié) was withdrawn, nothing else touches the 75.
+    assert report_table_of(world, "ars_75", REGIONAL).rows == []
+
+
+def test_report_export_scope_and_filters(world, report_registry):
+    f1, f2 = report_registry["f1"], report_registry["f2"]
+    assert [r[0] for r in report_table_of(world, "coordinateur_ref", REQUESTER).rows] == [f2.number]
+    assert report_table_of(world, "coordinateur_req", REFUSER).rows == []
+    about_other = StatsFilters(
+        start=PERIOD.start, end=PERIOD.end, refusing_establishment_id=world.est["other"]
+    )
+    assert [r[0] for r in report_table_of(world, "ars", REGIONAL, about_other).rows] == [f2.number]
+    by_req = StatsFilters(
+        start=PERIOD.start, end=PERIOD.end, requesting_establishment_id=world.est["req"]
+    )
+    assert [r[0] for r in report_table_of(world, "ars", REGIONAL, by_req).rows] == [f1.number]
+    in_92 = StatsFilters(start=PERIOD.start, end=PERIOD.end, departement="92")  # concerned
+    assert [r[0] for r in report_table_of(world, "ars", REGIONAL, in_92).rows] == [f2.number]
+    last_day = StatsFilters(start=date(2026, 3, 30), end=date(2026, 3, 30))
+    assert [r[0] for r in report_table_of(world, "ars", REGIONAL, last_day).rows] == [f2.number]
+    count = exports.count_report_rows
+    assert count(world.db, world.actor("ars"), REGIONAL, PERIOD) == 2
+    assert count(world.db, world.actor("directeur_ref"), REFUSER, PERIOD) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "perspective"),
+    [("declarant_req", REQUESTER), ("referent_ref", REFUSER), ("admin", REGIONAL)],
+)
+def test_who_may_not_export_the_reports(world, name, perspective):
+    with pytest.raises(PermissionDenied):
+        report_table_of(world, name, perspective)
+    with pytest.raises(PermissionDenied):
+        exports.count_report_rows(world.db, world.actor(name), perspective, PERIOD)
+
+
+def test_report_csv_is_neutralised_and_round_trips(world, report_registry):
+    table = report_table_of(world, "ars", REGIONAL)
+    text = to_csv(table).decode("utf-8-sig")
+    parsed = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+    assert parsed == [table.headers, *table.text_rows()]
+    for value in (F1_DESCRIPTION, F1_IMPACT, F1_ANALYSIS):
+        assert f";{neutralise(value)};" in text
+    assert f";{neutralise(F1_MEASURES)}\r\n" in text
+    for value in (F1_DESCRIPTION, F1_IMPACT, F1_ANALYSIS, F1_MEASURES):
+        assert f";{value}" not in text
+
+
+def test_the_reports_sheet_is_in_the_workbook_and_described(world, registry, report_registry):
+    for name, perspective, sheets in (
+        ("ars", REGIONAL, ["Dossiers", "Refus", "Fonctionnements non conformes", "Colonnes"]),
+        ("directeur_ref", REFUSER, ["Refus", "Fonctionnements non conformes", "Colonnes"]),
+    ):
+        tables = list(tables_of(world, name, perspective).values())
+        tables.append(report_table_of(world, name, perspective))
+        book = openpyxl.load_workbook(io.BytesIO(to_xlsx(tables)))
+        assert book.sheetnames == sheets
+        written = _sheet_rows(book["Fonctionnements non conformes"])
+        assert written[0] == REPORT_HEADERS[perspective]
+        assert len(written) == len(tables[-1].rows) + 1
+        described = _sheet_rows(book["Colonnes"])
+        assert [r[1:] for r in described if r[0] == "Fonctionnements non conformes"] == [
+            [column.header, column.description] for column in tables[-1].columns
+        ]
+        for row in book["Fonctionnements non conformes"].iter_rows():
+            for cell in row:
+                assert cell.data_type != "f"
+    sheet = openpyxl.load_workbook(io.BytesIO(to_xlsx(tables)))["Fonctionnements non conformes"]
+    headers = [c.value for c in sheet[1]]
+    first = {h: c for h, c in zip(headers, sheet[2], strict=True)}
+    assert first["Date et heure"].value == datetime(2026, 3, 3, 21, 15)
+    assert first["Réponse le"].value == datetime(2026, 3, 3, 23, 45)
+    assert first["Analyse de l'établissement"].value == "'-analyse castor"
+
+
+def test_a_report_export_above_the_limit_is_refused(world, report_registry, monkeypatch):
+    monkeypatch.setattr(exports, "MAX_EXPORT_ROWS", 2)
+    assert len(report_table_of(world, "ars", REGIONAL).rows) == 2
+    monkeypatch.setattr(exports, "MAX_EXPORT_ROWS", 1)
+    with pytest.raises(ValidationError) as error:
+        report_table_of(world, "ars", REGIONAL)
+    assert [e.field for e in error.value.errors] == ["export"]
+    assert error.value.message.startswith(
+        "L'export compterait 2 fonctionnements non conformes, au-delà de la limite de 1"
+    )
+    assert len(report_table_of(world, "directeur_ref", REFUSER).rows) == 1

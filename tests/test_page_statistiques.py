@@ -217,3 +217,158 @@ def test_the_export_buttons_of_each_perspective(data, username, perspective, lab
         widget(at.radio, "Point de vue").set_value(perspective)
         at = at.run()
     assert [b.label for b in at.get("download_button")] == labels
+
+
+# --- « Fonctionnements non conformes » (SPEC §9) -------------------------------------------------
+
+REPORT_IMPACT_SECRET = "Impact décrit par le déclarant"
+REPORT_ANALYSIS_SECRET = "Analyse détaillée du concerné"
+REPORTS_CSV = "⬇️ Fonctionnements non conformes (CSV)"
+
+
+@pytest.fixture
+def report_data(data):
+    """On top of ``data``: two reports by ``req`` about ``ref`` (one with an impact, answered;
+    one withdrawn) and one by ``req`` about ``paris`` (75), in neurosurgery."""
+    from registre import reports
+    from registre.reports import ReportAnswerInput
+
+    world = data
+    first = world.report(impact=True, impact_description=REPORT_IMPACT_SECRET)
+    reports.answer(
+        world.db,
+        world.actor("referent_ref"),
+        first.id,
+        ReportAnswerInput(analysis=REPORT_ANALYSIS_SECRET),
+    )
+    world.report(concerned="paris", report_type_id=world.report_type["Délai de rappel excessif"])
+    withdrawn = world.report()
+    reports.withdraw(world.db, world.actor("declarant_req"), withdrawn.id, "Erreur de saisie")
+    return world
+
+
+def report_section(at) -> list[str]:
+    return [h.value for h in at.header]
+
+
+@pytest.mark.parametrize(
+    ("username", "expected"),
+    [
+        (
+            "coordinateur-req",
+            {
+                "Signalements déclarés": "2",
+                "Taux de réponse aux signalements": "50,0 %",
+                "Part concernant le titulaire de la ligne": "50,0 %",
+                "Part des signalements avec impact": "50,0 %",
+            },
+        ),
+        ("ars", {"Signalements": "2", "Part des signalements avec impact": "50,0 %"}),
+        ("ars-75", {"Signalements": "1", "Part des signalements avec impact": "0,0 %"}),
+    ],
+)
+def test_the_reports_section_shows_the_counts_of_the_scope(report_data, username, expected):
+    at = open_page(STATISTIQUES, username)
+    assert not at.exception, at.exception
+    assert "Fonctionnements non conformes" in report_section(at)
+    shown = figures(at)
+    for label, value in expected.items():
+        assert shown[label] == value, (label, shown)
+    # The refusals' figures are still there, unchanged.
+    assert shown["Refus"] == {"coordinateur-req": "2", "ars": "3", "ars-75": "1"}[username]
+    at = show_all_tables(at)
+    headings = [s.value for s in at.subheader]
+    for heading in (
+        "Fonctionnements non conformes par mois et par spécialité",
+        "Fonctionnements non conformes par type de dysfonctionnement",
+        "Fonctionnements non conformes par spécialité",
+        "Établissements les plus signalés",
+    ):
+        assert heading in headings
+    types = next(f.value for f in at.dataframe if "Type de dysfonctionnement" in f.value.columns)
+    counts = dict(zip(types["Type de dysfonctionnement"], types["Signalements"], strict=True))
+    assert counts == (
+        {"Délai de rappel excessif": 1}
+        if username == "ars-75"
+        else {"Ligne injoignable": 1, "Délai de rappel excessif": 1}
+    )
+    assert ("Établissements qui signalent le plus" in headings) == username.startswith("ars")
+    assert REPORT_ANALYSIS_SECRET not in page_text(at) + tables_text(at)
+
+
+def test_the_concerned_establishment_never_sees_the_impact(report_data):
+    at = open_page(STATISTIQUES, "coordinateur-ref")
+    widget(at.radio, "Point de vue").set_value(Perspective.REFUSER)
+    at = show_all_tables(at.run())
+    shown = figures(at)
+    assert shown["Signalements reçus"] == "1"
+    assert shown["Taux de réponse de mon établissement aux signalements"] == "100,0 %"
+    assert not [label for label in shown if "impact" in label.lower()]
+    headings = [s.value for s in at.subheader]
+    assert "Établissements qui ont signalé mon établissement" in headings
+    assert "Établissements les plus signalés" not in headings
+    text = page_text(at) + tables_text(at)
+    assert REPORT_IMPACT_SECRET not in text
+    assert "Pitié" not in tables_text(at)  # the report about paris is not ref's
+    assert REPORTS_CSV in [b.label for b in at.get("download_button")]
+
+
+@pytest.mark.parametrize(
+    ("username", "perspective", "labels"),
+    [
+        (
+            "coordinateur-req",
+            Perspective.REQUESTER,
+            [
+                "⬇️ Dossiers (CSV)",
+                "⬇️ Refus (CSV)",
+                REPORTS_CSV,
+                "⬇️ Dossiers, Refus et Fonctionnements non conformes (Excel)",
+            ],
+        ),
+        (
+            "coordinateur-ref",
+            Perspective.REFUSER,
+            ["⬇️ Refus (CSV)", REPORTS_CSV, "⬇️ Refus et Fonctionnements non conformes (Excel)"],
+        ),
+        (
+            "ars",
+            None,
+            [
+                "⬇️ Dossiers (CSV)",
+                "⬇️ Refus (CSV)",
+                REPORTS_CSV,
+                "⬇️ Dossiers, Refus et Fonctionnements non conformes (Excel)",
+            ],
+        ),
+    ],
+)
+def test_the_reports_csv_button_and_excel_sheet(report_data, username, perspective, labels):
+    at = open_page(STATISTIQUES, username)
+    if perspective is not None:
+        widget(at.radio, "Point de vue").set_value(perspective)
+        at = at.run()
+    assert [b.label for b in at.get("download_button")] == labels
+
+
+def test_reports_without_refusals_still_show_and_export(app_env):
+    world = app_env
+    world.report()
+    at = open_page(STATISTIQUES, "coordinateur-req")
+    assert not at.exception, at.exception
+    infos = [i.value for i in at.info]
+    assert "Aucun refus ne correspond à ces filtres sur cette période." in infos
+    assert figures(at)["Signalements déclarés"] == "1"
+    assert [b.label for b in at.get("download_button")] == [
+        REPORTS_CSV,
+        "⬇️ Fonctionnements non conformes (Excel)",
+    ]
+
+
+def test_no_report_in_the_period_says_so(data):
+    at = open_page(STATISTIQUES, "ars")
+    assert figures(at)["Signalements"] == "0"
+    assert "Aucun fonctionnement non conforme ne correspond à ces filtres sur cette période." in [
+        i.value for i in at.info
+    ]
+    assert REPORTS_CSV not in [b.label for b in at.get("download_button")]

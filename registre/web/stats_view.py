@@ -71,7 +71,9 @@ def chart_block(
     _data_toggle(key, data)
 
 
-def series_chart(data: pd.DataFrame, granularity: str) -> alt.Chart:
+def series_chart(data: pd.DataFrame, granularity: str, value: str = "Refus") -> alt.Chart:
+    """Stacked bars per period and specialty; ``value`` is the count column (« Refus »,
+    « Signalements »)."""
     axis_format = "%d/%m/%Y" if granularity == "semaine" else "%m/%Y"
     chart: alt.Chart = (
         alt.Chart(data)
@@ -83,12 +85,12 @@ def series_chart(data: pd.DataFrame, granularity: str) -> alt.Chart:
                 timeUnit="yearmonthdate" if granularity == "semaine" else "yearmonth",
                 axis=alt.Axis(format=axis_format),
             ),
-            y=alt.Y("sum(Refus):Q", title="Refus"),
+            y=alt.Y(f"sum({value}):Q", title=value),
             color=alt.Color("Spécialité:N", legend=alt.Legend(orient="bottom", columns=3)),
             tooltip=[
                 alt.Tooltip("Période:T", format="%d/%m/%Y"),
                 "Spécialité:N",
-                "Refus:Q",
+                f"{value}:Q",
             ],
         )
         .properties(height=320)

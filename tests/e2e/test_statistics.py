@@ -65,9 +65,21 @@ def test_a_coordinator_reads_and_exports_its_refusals(server, page, tmp_path):
     refuser = header.index("Etablissement refuseur")
     assert {line[refuser] for line in lines} == {"Hôpital Henri-Mondor (AP-HP)"}
 
-    workbook = openpyxl.load_workbook(download(page, "⬇️ Refus (Excel)", tmp_path))
-    assert workbook.sheetnames == ["Refus", "Colonnes"]
+    # the demo's « fonctionnements non conformes » about Henri-Mondor: never their impact
+    reports = download(page, "⬇️ Fonctionnements non conformes (CSV)", tmp_path)
+    report_rows = list(
+        csv.reader(io.StringIO(reports.read_bytes().decode("utf-8-sig")), delimiter=";")
+    )
+    assert report_rows[0][0] == "Numéro" and len(report_rows) > 1
+    assert "Impact" not in report_rows[0] and "Description de l'impact" not in report_rows[0]
+    assert "Analyse de l'établissement" in report_rows[0]
+
+    workbook = openpyxl.load_workbook(
+        download(page, "⬇️ Refus et Fonctionnements non conformes (Excel)", tmp_path)
+    )
+    assert workbook.sheetnames == ["Refus", "Fonctionnements non conformes", "Colonnes"]
     assert workbook["Refus"].max_row == len(lines) + 1
+    assert workbook["Fonctionnements non conformes"].max_row == len(report_rows)
 
 
 def test_the_ars_exports_both_sides(server, page, tmp_path):
@@ -79,9 +91,15 @@ def test_the_ars_exports_both_sides(server, page, tmp_path):
         )
     ).to_be_visible()
     workbook = openpyxl.load_workbook(
-        download(page, "⬇️ Dossiers et Refus (Excel)", tmp_path), read_only=True
+        download(page, "⬇️ Dossiers, Refus et Fonctionnements non conformes (Excel)", tmp_path),
+        read_only=True,
     )
-    assert workbook.sheetnames == ["Dossiers", "Refus", "Colonnes"]
+    assert workbook.sheetnames == ["Dossiers", "Refus", "Fonctionnements non conformes", "Colonnes"]
+    reports_header = [
+        cell.value for cell in next(workbook["Fonctionnements non conformes"].iter_rows(max_row=1))
+    ]
+    for column in ("Impact", "Analyse de l'établissement", "Mesures correctives"):
+        assert column in reports_header
     header = [cell.value for cell in next(workbook["Refus"].iter_rows(max_row=1))]
     for column in (*REQUESTER_ONLY, *REFUSER_ONLY):
         assert column in header
