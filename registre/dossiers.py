@@ -7,37 +7,31 @@ change, write the audit entry and the outbox mails. Any error leaves nothing beh
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from registre import audit, notifications
 from registre.actors import Actor
-from registre.auth import fresh_actor
 from registre.db import Database
 from registre.errors import (
     ConflictError,
     FieldError,
     NotFound,
-    PermissionDenied,
     ValidationError,
 )
 from registre.models import (
     AgeBand,
     Dossier,
-    DossierCounter,
     DossierState,
     Establishment,
     FinalDestination,
     LineState,
-    PdsesLine,
     RefusalMotif,
     RefuserLine,
     RequestMotif,
@@ -46,7 +40,6 @@ from registre.models import (
     Specialty,
     Urgency,
 )
-from registre.pdses import in_pdses_period
 from registre.permissions import (
     Decision,
     can_abandon,
@@ -59,11 +52,16 @@ from registre.permissions import (
     can_reopen,
     can_update,
 )
-from registre.timeutil import as_utc, exists_in_paris, now, to_paris
+from registre.timeutil import now, to_paris
+from registre.transitions import (
+    allow,
+    is_line_holder,
+    next_number,
+    past_instant,
+    time_facts,
+    transaction,
+)
 from registre.validation import check_text, lookup_active, raise_if, require
-
-# Tolerance for clocks a little ahead of the server's.
-FUTURE_TOLERANCE = timedelta(minutes=5)
 
 LABELS = {
     "requesting_service_id": "Service demandeur",
@@ -137,21 +135,6 @@ def _ref(dossier: Dossier) -> DossierRef:
     return DossierRef(dossier.id, dossier.number, dossier.version, dossier.state)
 
 
-def _allow(decision: Decision) -> None:
-    if not decision:
-        raise PermissionDenied(decision.reason)
-
-
-@contextmanager
-def _action(db: Database, actor: Actor) -> Iterator[tuple[Session, Actor]]:
-    """One transaction, the actor reloaded, concurrent writes turned into ConflictError."""
-    try:
-        with db.transaction() as session:
-            yield session, fresh_actor(session, actor)
-    except StaleDataError as exc:
-        raise ConflictError() from exc
-
-
 def _lock_dossier(session: Session, dossier_id: int, expected_version: int | None) -> Dossier:
     dossier = session.get(Dossier, dossier_id, with_for_update=True, populate_existing=True)
     if dossier is None:
@@ -206,32 +189,6 @@ def _touch(dossier: Dossier) -> None:
 # --- validation -------------------------------------------------------------------------
 
 
-def _past_instant(
-    errors: list[FieldError], field: str, label: str, value: datetime | None, *, of_what: str
-) -> datetime | None:
-    """A date and time as typed (naive: Paris), required, existing, not in the future; UTC."""
-    instant = require(errors, field, label, value)
-    if instant is not None and not exists_in_paris(instant):
-        errors.append(
-            FieldError(
-                field,
-                "Cette heure n'existe pas ce jour-là (passage à l'heure d'été) : vérifiez "
-                f"l'heure{of_what}.",
-            )
-        )
-        return None
-    if instant is None:
-        return None
-    instant = as_utc(instant)
-    if instant > now() + FUTURE_TOLERANCE:
-        errors.append(
-            FieldError(field, f"La date et l'heure{of_what} ne peuvent pas être dans le futur.")
-        )
-    elif to_paris(instant).year < 2000:
-        errors.append(FieldError(field, f"La date{of_what} est invalide."))
-    return instant
-
-
 def _validate_dossier(
     session: Session, actor: Actor, data: DossierInput, current: Dossier | None, *, finalising: bool
 ) -> dict[str, Any]:
@@ -270,7 +227,7 @@ def _validate_dossier(
         errors.append(FieldError("specialty_id", "Cette spécialité est hors de votre périmètre."))
     values["specialty_id"] = data.specialty_id
 
-    values["requested_at"] = _past_instant(
+    values["requested_at"] = past_instant(
         errors,
         "requested_at",
         LABELS["requested_at"],
@@ -447,56 +404,6 @@ def _validate_line(
     }
 
 
-def _is_line_holder(session: Session, establishment_id: int, specialty_id: int) -> bool:
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    PdsesLine.establishment_id == establishment_id,
-                    PdsesLine.specialty_id == specialty_id,
-                    PdsesLine.active.is_(True),
-                )
-            )
-        )
-    )
-
-
-def _time_facts(at: datetime, prefix: str = "requested") -> dict[str, Any]:
-    """What is derived from an event's instant and stored with it: the PDSES flag and the
-    Paris day, weekday and hour the statistics group by (``requested_*`` for a dossier,
-    ``occurred_*`` for a report)."""
-    local = to_paris(at)
-    return {
-        "in_pdses_hours": in_pdses_period(at),
-        f"{prefix}_day": local.date(),
-        f"{prefix}_weekday": local.weekday(),
-        f"{prefix}_hour": local.hour,
-    }
-
-
-def _next_number(
-    session: Session, year: int, counter: Any = DossierCounter, prefix: str = "R"
-) -> str:
-    """``R-YYYY-NNNNNN`` (``F-`` for a report) from a per-year counter row (a row lock
-    serialises concurrent ones)."""
-    for _ in range(3):
-        value = session.scalar(
-            update(counter)
-            .where(counter.year == year)
-            .values(last_value=counter.last_value + 1)
-            .returning(counter.last_value)
-        )
-        if value is not None:
-            return f"{prefix}-{year}-{value:06d}"
-        try:
-            with session.begin_nested():
-                session.add(counter(year=year, last_value=1))
-            return f"{prefix}-{year}-{1:06d}"
-        except IntegrityError:
-            continue
-    raise ConflictError("Impossible d'attribuer un numéro : réessayez.")
-
-
 def _notify_impact(session: Session, dossier: Dossier) -> None:
     """Once per dossier; not marked done while nobody could be told (no director yet)."""
     pending = dossier.impact and dossier.impact_notified_at is None
@@ -523,16 +430,16 @@ def create_draft(
             ).one_or_none()
             if existing is not None:
                 return _ref(existing)
-    with _action(db, actor) as (session, actor):
-        _allow(can_create(actor, data.specialty_id))
+    with transaction(db, actor) as (session, actor):
+        allow(can_create(actor, data.specialty_id))
         values = _validate_dossier(session, actor, data, None, finalising=False)
         assert actor.establishment_id is not None
         at = now()
         dossier = Dossier(
-            number=_next_number(session, to_paris(at).year),
+            number=next_number(session, to_paris(at).year),
             state=DossierState.DRAFT,
             requesting_establishment_id=actor.establishment_id,
-            **_time_facts(values["requested_at"]),
+            **time_facts(values["requested_at"]),
             created_by_id=actor.id,
             created_at=at,
             updated_at=at,
@@ -564,18 +471,18 @@ def update_draft(
     data: DossierInput,
     expected_version: int | None = None,
 ) -> DossierRef:
-    with _action(db, actor) as (session, actor):
+    with transaction(db, actor) as (session, actor):
         dossier = _lock_dossier(session, dossier_id, expected_version)
-        _allow(can_update(actor, dossier))
+        allow(can_update(actor, dossier))
         values = _validate_dossier(session, actor, data, dossier, finalising=False)
         before = _snapshot(dossier, _DOSSIER_FIELDS)
         for name, value in values.items():
             setattr(dossier, name, value)
-        for name, value in _time_facts(dossier.requested_at).items():
+        for name, value in time_facts(dossier.requested_at).items():
             setattr(dossier, name, value)
         if before["specialty_id"] != dossier.specialty_id:
             for line in dossier.lines:
-                line.is_line_holder = _is_line_holder(
+                line.is_line_holder = is_line_holder(
                     session, line.refusing_establishment_id, dossier.specialty_id
                 )
         changes = audit.diff(before, values)
@@ -601,14 +508,14 @@ def add_line(
     expected_version: int | None = None,
 ) -> int:
     """Add a refusing establishment; returns the new line's id."""
-    with _action(db, actor) as (session, actor):
+    with transaction(db, actor) as (session, actor):
         dossier = _lock_dossier(session, dossier_id, expected_version)
-        _allow(can_add_line(actor, dossier))
+        allow(can_add_line(actor, dossier))
         values = _validate_line(session, dossier, data, None)
         line = RefuserLine(
             dossier=dossier,
             state=LineState.PENDING,
-            is_line_holder=_is_line_holder(
+            is_line_holder=is_line_holder(
                 session, values["refusing_establishment_id"], dossier.specialty_id
             ),
             created_at=now(),
@@ -641,16 +548,16 @@ def edit_line(
     data: LineInput,
     expected_version: int | None = None,
 ) -> None:
-    with _action(db, actor) as (session, actor):
+    with transaction(db, actor) as (session, actor):
         dossier = _lock_dossier(session, dossier_id, expected_version)
         line = _live_line(dossier, line_id)
-        _allow(can_edit_line(actor, dossier, line))
+        allow(can_edit_line(actor, dossier, line))
         values = _validate_line(session, dossier, data, line)
         before = _snapshot(line, list(values))
         for name, value in values.items():
             setattr(line, name, value)
         if before["refusing_establishment_id"] != line.refusing_establishment_id:
-            line.is_line_holder = _is_line_holder(
+            line.is_line_holder = is_line_holder(
                 session, line.refusing_establishment_id, dossier.specialty_id
             )
         changes = audit.diff(before, values)
@@ -674,10 +581,10 @@ def remove_line(
     expected_version: int | None = None,
 ) -> None:
     """Take a line out of a draft (kept in the database and the audit trail)."""
-    with _action(db, actor) as (session, actor):
+    with transaction(db, actor) as (session, actor):
         dossier = _lock_dossier(session, dossier_id, expected_version)
         line = _live_line(dossier, line_id)
-        _allow(can_remove_line(actor, dossier, line))
+        allow(can_remove_line(actor, dossier, line))
         line.removed_at = now()
         _touch(dossier)
         _audit(
@@ -700,9 +607,9 @@ def finalise(
     """Check everything, close the requester's part and tell the refusers (mails). With
     ``data`` (the form as it stands: the destination is often chosen just before), the
     dossier is saved and finalised in one transaction, so nothing typed is lost."""
-    with _action(db, actor) as (session, actor):
+    with transaction(db, actor) as (session, actor):
         dossier = _lock_dossier(session, dossier_id, expected_version)
-        _allow(can_finalise(actor, dossier))
+        allow(can_finalise(actor, dossier))
         before = _snapshot(dossier, _DOSSIER_FIELDS)
         current = data if data is not None else DossierInput(**before)
         errors: list[FieldError] = []
@@ -765,9 +672,9 @@ def _close_with_reason(
     reason_required: bool,
 ) -> DossierRef:
     """A state change that carries a written reason (reopen, abandon)."""
-    with _action(db, actor) as (session, actor):
+    with transaction(db, actor) as (session, actor):
         dossier = _lock_dossier(session, dossier_id, expected_version)
-        _allow(permission(actor, dossier))
+        allow(permission(actor, dossier))
         errors: list[FieldError] = []
         cleaned = check_text(errors, "reason", reason_label, reason, required=reason_required)
         raise_if(errors)
@@ -832,10 +739,10 @@ def answer(
     """The refusing establishment's own account of the refusal. A double submission is
     refused by the state (already answered); the requester's own edits of its statement on
     this line (after a reopening) must not make the answer conflict, so no version check."""
-    with _action(db, actor) as (session, actor):
+    with transaction(db, actor) as (session, actor):
         dossier = _lock_dossier(session, dossier_id, None)
         line = _live_line(dossier, line_id)
-        _allow(can_answer(actor, dossier, line))
+        allow(can_answer(actor, dossier, line))
         errors: list[FieldError] = []
         understood = lookup_active(
             session,

@@ -353,7 +353,7 @@ class Dossier(Base):
     specialty_id: Mapped[int] = mapped_column(ForeignKey("specialties.id"))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
     in_pdses_hours: Mapped[bool] = mapped_column(Boolean)
-    # Paris wall-clock facts of ``requested_at``, kept with it (``dossiers._time_facts``) so
+    # Paris wall-clock facts of ``requested_at``, kept with it (``transitions.time_facts``) so
     # that statistics group by day, weekday and hour in any database: SQLite has no zones.
     requested_day: Mapped[date] = mapped_column(Date)
     requested_weekday: Mapped[int] = mapped_column(SmallInteger)  # Monday 0 … Sunday 6

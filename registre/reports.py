@@ -21,14 +21,6 @@ from sqlalchemy.orm import Session
 from registre import audit, notifications
 from registre.actors import Actor
 from registre.db import Database
-from registre.dossiers import (
-    _action,
-    _allow,
-    _is_line_holder,
-    _next_number,
-    _past_instant,
-    _time_facts,
-)
 from registre.errors import ConflictError, FieldError, NotFound
 from registre.models import (
     Establishment,
@@ -40,6 +32,14 @@ from registre.models import (
 )
 from registre.permissions import can_answer_report, can_declare_report, can_withdraw_report
 from registre.timeutil import now, to_paris
+from registre.transitions import (
+    allow,
+    is_line_holder,
+    next_number,
+    past_instant,
+    time_facts,
+    transaction,
+)
 from registre.validation import check_text, lookup_active, raise_if
 
 LABELS = {
@@ -84,15 +84,18 @@ class ReportRef:
     unreached: bool = False
 
 
+CONFLICT = (
+    "Ce signalement a été modifié entre-temps par un autre utilisateur : rechargez-le avant de "
+    "recommencer."
+)
+
+
 def _lock(session: Session, report_id: int, expected_version: int | None = None) -> Report:
     report = session.get(Report, report_id, with_for_update=True, populate_existing=True)
     if report is None:
         raise NotFound("Signalement introuvable.")
     if expected_version is not None and report.version != expected_version:
-        raise ConflictError(
-            "Ce signalement a été modifié entre-temps par un autre utilisateur : rechargez-le "
-            "avant de recommencer."
-        )
+        raise ConflictError(CONFLICT)
     return report
 
 
@@ -114,7 +117,7 @@ def _audit(
 def _validate(session: Session, actor: Actor, data: ReportInput) -> dict[str, Any]:
     errors: list[FieldError] = []
     values: dict[str, Any] = {}
-    values["occurred_at"] = _past_instant(
+    values["occurred_at"] = past_instant(
         errors, "occurred_at", LABELS["occurred_at"], data.occurred_at, of_what=""
     )
     specialty = lookup_active(
@@ -185,19 +188,19 @@ def declare(
                 return ReportRef(
                     existing.id, existing.number, existing.state, unreached=not recipients
                 )
-    with _action(db, actor) as (session, actor):
-        _allow(can_declare_report(actor, data.specialty_id))
+    with transaction(db, actor, CONFLICT) as (session, actor):
+        allow(can_declare_report(actor, data.specialty_id))
         values = _validate(session, actor, data)
         assert actor.establishment_id is not None
         at = now()
         report = Report(
-            number=_next_number(session, to_paris(at).year, ReportCounter, "F"),
+            number=next_number(session, to_paris(at).year, ReportCounter, "F"),
             state=ReportState.AWAITING,
             declaring_establishment_id=actor.establishment_id,
-            is_line_holder=_is_line_holder(
+            is_line_holder=is_line_holder(
                 session, values["concerned_establishment_id"], values["specialty_id"]
             ),
-            **_time_facts(values["occurred_at"], "occurred"),
+            **time_facts(values["occurred_at"], "occurred"),
             created_by_id=actor.id,
             created_at=at,
             updated_at=at,
@@ -234,9 +237,9 @@ def answer(
 ) -> ReportRef:
     """The concerned establishment's analysis and corrective measures, once (a second
     submission is refused by the state)."""
-    with _action(db, actor) as (session, actor):
+    with transaction(db, actor, CONFLICT) as (session, actor):
         report = _lock(session, report_id)
-        _allow(can_answer_report(actor, report))
+        allow(can_answer_report(actor, report))
         errors: list[FieldError] = []
         analysis = check_text(errors, "analysis", LABELS["analysis"], data.analysis, required=True)
         measures = check_text(
@@ -270,9 +273,9 @@ def withdraw(
 ) -> ReportRef:
     """The declaring establishment takes back a report not yet answered (a mistake, a wrong
     establishment), saying why; it stays in the database and the audit trail."""
-    with _action(db, actor) as (session, actor):
+    with transaction(db, actor, CONFLICT) as (session, actor):
         report = _lock(session, report_id, expected_version)
-        _allow(can_withdraw_report(actor, report))
+        allow(can_withdraw_report(actor, report))
         errors: list[FieldError] = []
         cleaned = check_text(errors, "reason", LABELS["reason"], reason, required=True)
         raise_if(errors)

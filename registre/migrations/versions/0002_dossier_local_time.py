@@ -27,7 +27,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("requested_weekday", sa.SmallInteger(), nullable=True))
         batch_op.add_column(sa.Column("requested_hour", sa.SmallInteger(), nullable=True))
 
-    # Existing dossiers: the same computation as ``registre.dossiers._time_facts``
+    # Existing dossiers: the same computation as ``registre.transitions.time_facts``
     # (``requested_at`` is stored as naive UTC).
     bind = op.get_bind()
     dossiers = sa.table(
