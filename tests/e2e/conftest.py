@@ -156,6 +156,11 @@ def page(browser):  # type: ignore[no-untyped-def]
         locale="fr-FR", timezone_id="Europe/Paris", viewport={"width": 1400, "height": 1000}
     )
     context.set_default_timeout(20_000)
+    # Assertions wait as long as actions: on a loaded 2-CPU machine a login's cookie rerun
+    # took more than the default 5 s once (the sidebar still said « Connexion… »).
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=20_000)
     pg = context.new_page()
     yield pg
     context.close()
