@@ -141,8 +141,13 @@ def declaration_form() -> None:
         message = (
             f"Fonctionnement non conforme {done.value.number} déclaré. Attention : aucun compte "
             "Coordinateur ou Référent PDSES n'est enregistré pour l'établissement concerné ; "
-            "prévenez-le par un autre moyen (le signalement apparaîtra dans son registre dès "
-            "qu'un compte existera)."
+            "prévenez-le par un autre moyen (le signalement apparaîtra sur sa page « "
+            "Fonctionnement non conforme » dès qu'un compte y existera)."
+        )
+    if done.value.director_unreached:
+        message += (
+            " Aucun directeur n'est enregistré pour votre établissement : l'impact sur la prise "
+            "en charge n'a pu lui être signalé par mail ; prévenez-le directement."
         )
     flash(message)
     st.rerun()
@@ -176,7 +181,7 @@ def report_table(key: str, rows: list[ReportRow], other_title: str, holder_note:
     )
 
 
-STATES = {None: "Tous"} | {
+STATES = {None: "Tous (sauf retirés)"} | {
     s: f"{REPORT_STATE_ICONS[s]} {REPORT_STATE_LABELS[s]}" for s in ReportState
 }
 

@@ -140,7 +140,7 @@ CSV_HEADERS = [
     "Code de l'action",
     "Objet",
     "Identifiant de l'objet",
-    "Dossier",
+    "Dossier ou signalement",
     "Détails",
 ]
 

@@ -92,6 +92,13 @@ REPORT_REMINDER = MailKind(
     "Coordinateurs PDSES et référents PDSES de l'établissement concerné",
     _CONCERNED_NEVER,
 )
+REPORT_WITHDRAWN = MailKind(
+    "non_conforme_retire",
+    "Fonctionnement non conforme retiré par l'établissement déclarant avant sa réponse",
+    "Coordinateurs PDSES et référents PDSES de l'établissement concerné (ceux qui ont reçu le "
+    "premier mail)",
+    (*_CONCERNED_NEVER, "motif du retrait"),
+)
 REPORT_IMPACT = MailKind(
     "non_conforme_impact_directeur",
     "Fonctionnement non conforme déclaré avec un impact sur la prise en charge du patient",
@@ -101,7 +108,16 @@ REPORT_IMPACT = MailKind(
 )
 
 MAIL_KINDS: dict[str, MailKind] = {
-    k.key: k for k in (REFUSAL_SENT, IMPACT, REMINDER, REPORT_SENT, REPORT_REMINDER, REPORT_IMPACT)
+    k.key: k
+    for k in (
+        REFUSAL_SENT,
+        IMPACT,
+        REMINDER,
+        REPORT_SENT,
+        REPORT_REMINDER,
+        REPORT_WITHDRAWN,
+        REPORT_IMPACT,
+    )
 }
 
 
@@ -387,6 +403,29 @@ def report_reminder(session: Session, report: Report, days: int) -> list[OutboxM
         ],
     )
     return _to_concerned(session, REPORT_REMINDER, report, subject, body)
+
+
+def report_withdrawn(session: Session, report: Report) -> list[OutboxMail]:
+    facts = ConcernedFacts.of(report)
+    subject = (
+        f"{SUBJECT_PREFIX} Fonctionnement non conforme {facts.number} retiré : plus de réponse "
+        "attendue"
+    )
+    body = [
+        "Bonjour,",
+        "",
+        f"L'établissement « {facts.declaring_establishment} » a retiré le fonctionnement non "
+        f"conforme ci-dessous, qui concernait votre établissement « "
+        f"{facts.concerned_establishment} » : aucune réponse n'est plus attendue.",
+        "",
+        f"Signalement : {facts.number}",
+        f"Date et heure : {facts.occurred_at}",
+        f"Spécialité PDSES : {facts.specialty}",
+        f"Type de dysfonctionnement : {facts.report_type}",
+        "",
+        facts.link,
+    ]
+    return _to_concerned(session, REPORT_WITHDRAWN, report, subject, body)
 
 
 def report_impact(session: Session, report: Report) -> list[OutboxMail]:

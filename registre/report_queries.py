@@ -35,6 +35,8 @@ ACTION_LABELS = {
     "report_answered": "Réponse de l'établissement concerné enregistrée",
     "report_withdrawn": "Signalement retiré par l'établissement déclarant",
     "report_reminded": "Relance envoyée à l'établissement concerné",
+    "report_reminder_unreached": "Relance impossible : aucun compte Coordinateur ou Référent "
+    "PDSES dans l'établissement concerné",
 }
 
 
@@ -82,6 +84,7 @@ class DeclarerReportView(_Identity):
     impact_description: str | None
     created_by: str
     answered: bool
+    answered_at: datetime | None  # when, never what
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,7 @@ def build_view(actor: Actor, report: Report) -> ReportView:
         "impact_description": report.impact_description,
         "created_by": report.created_by.display_name,
         "answered": report.state is ReportState.ANSWERED,
+        "answered_at": report.answered_at if report.state is ReportState.ANSWERED else None,
     }
     if kind is ViewKind.REGIONAL:
         return RegionalReportView(
@@ -238,7 +242,9 @@ def _list(
             .where(own_column == actor.establishment_id)
             .order_by(*order, Report.occurred_at.desc(), Report.id.desc())
         )
-        if state is not None:
+        if state is None:  # like the registry's abandoned drafts: withdrawn ones on demand
+            query = query.where(Report.state != ReportState.WITHDRAWN)
+        else:
             query = query.where(Report.state == state)
         if actor.specialty_ids:
             query = query.where(Report.specialty_id.in_(actor.specialty_ids))
@@ -271,7 +277,8 @@ def list_declared_reports(
     page: int = 1,
     page_size: int = 25,
 ) -> Page[ReportRow]:
-    """The reports the actor's establishment declared, latest first."""
+    """The reports the actor's establishment declared, latest first (withdrawn ones only when
+    asked for by ``state``)."""
     return _list(
         db,
         actor,
@@ -292,7 +299,8 @@ def list_concerning_reports(
     page: int = 1,
     page_size: int = 25,
 ) -> Page[ReportRow]:
-    """The reports about the actor's establishment, those awaiting its answer first."""
+    """The reports about the actor's establishment, those awaiting its answer first
+    (withdrawn ones only when asked for by ``state``)."""
     return _list(
         db,
         actor,

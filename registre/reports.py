@@ -82,6 +82,8 @@ class ReportRef:
     state: ReportState
     # True when the concerned establishment has no Coordinateur / Référent account to mail.
     unreached: bool = False
+    # True when an impact was declared and the establishment has no director to tell.
+    director_unreached: bool = False
 
 
 CONFLICT = (
@@ -112,6 +114,11 @@ def _audit(
         side=side,
         **details,
     )
+
+
+def _filled(values: dict[str, Any]) -> dict[str, Any]:
+    """What was filled in: an unticked box or an empty field is not a change to record."""
+    return {k: v for k, v in values.items() if v is not None and v is not False}
 
 
 def _validate(session: Session, actor: Actor, data: ReportInput) -> dict[str, Any]:
@@ -215,6 +222,7 @@ def declare(
         sent = notifications.report_sent(session, report)
         if report.impact and notifications.report_impact(session, report):
             report.impact_notified_at = at
+        director_unreached = report.impact and report.impact_notified_at is None
         _audit(
             session,
             actor,
@@ -222,11 +230,19 @@ def declare(
             report,
             "requester",
             number=report.number,
-            changes=audit.diff({}, values),
+            # what was filled in (an unticked box or an empty field is not a change)
+            changes=audit.diff({}, _filled(values)),
             without_recipient=not sent,
+            director_unreached=director_unreached,
         )
         session.flush()
-        return ReportRef(report.id, report.number, report.state, unreached=not sent)
+        return ReportRef(
+            report.id,
+            report.number,
+            report.state,
+            unreached=not sent,
+            director_unreached=director_unreached,
+        )
 
 
 def answer(
@@ -258,7 +274,9 @@ def answer(
             "report_answered",
             report,
             "refuser",
-            changes={"analysis": [None, analysis], "corrective_measures": [None, measures]},
+            changes=audit.diff(
+                {}, _filled({"analysis": analysis, "corrective_measures": measures})
+            ),
         )
         session.flush()
         return ReportRef(report.id, report.number, report.state)
@@ -282,6 +300,8 @@ def withdraw(
         report.state = ReportState.WITHDRAWN
         report.withdrawn_at = now()
         report.updated_at = report.withdrawn_at
+        # Those told « réponse attendue » learn that no answer is expected any more.
+        notifications.report_withdrawn(session, report)
         _audit(session, actor, "report_withdrawn", report, "requester", reason=cleaned)
         session.flush()
         return ReportRef(report.id, report.number, report.state)
@@ -305,8 +325,10 @@ def send_reminders(db: Database, days: int, *, limit: int = 1000) -> int:
             .with_for_update(skip_locked=True)
         ).all()
         for report in reports:
-            notifications.report_reminder(session, report, days)
+            queued = notifications.report_reminder(session, report, days)
             report.reminded_at = now()
-            _audit(session, None, "report_reminded", report, "refuser")
+            # Said as it is in the history: with nobody to mail, no reminder went out.
+            action = "report_reminded" if queued else "report_reminder_unreached"
+            _audit(session, None, action, report, "refuser")
             count += 1
     return count

@@ -112,6 +112,7 @@ def test_every_mail_kind_documents_its_recipients_and_what_it_never_contains():
         "relance",
         "non_conforme_transmis",
         "non_conforme_relance",
+        "non_conforme_retire",
         "non_conforme_impact_directeur",
     }
     for kind in MAIL_KINDS.values():
@@ -125,7 +126,7 @@ def test_every_mail_kind_documents_its_recipients_and_what_it_never_contains():
     )
     for key in ("refus_transmis", "relance"):
         assert set(hidden) <= set(MAIL_KINDS[key].never_contains)
-    for key in ("non_conforme_transmis", "non_conforme_relance"):
+    for key in ("non_conforme_transmis", "non_conforme_relance", "non_conforme_retire"):
         assert {"impact", "auteur de la déclaration"} <= set(MAIL_KINDS[key].never_contains)
     fields = set(RefuserFacts.__dataclass_fields__)
     assert fields == {

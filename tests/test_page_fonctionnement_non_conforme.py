@@ -458,7 +458,7 @@ def _labels(three, *keys: str) -> list[str]:
 @pytest.mark.parametrize(
     ("state", "expected"),
     [
-        (None, ["withdrawn", "answered", "awaiting"]),  # latest first
+        (None, ["answered", "awaiting"]),  # latest first, withdrawn ones on demand
         (ReportState.AWAITING, ["awaiting"]),
         (ReportState.ANSWERED, ["answered"]),
         (ReportState.WITHDRAWN, ["withdrawn"]),
@@ -467,7 +467,7 @@ def _labels(three, *keys: str) -> list[str]:
 def test_the_state_filter_of_the_declared_list(app_env, three, state, expected):
     app = open_page(NON_CONFORME, "declarant-req")
     assert widget(app.selectbox, "État").options == [
-        "Tous",
+        "Tous (sauf retirés)",
         "🔔 Réponse attendue",
         "✅ Répondu",
         "🗄️ Retiré",
@@ -483,7 +483,7 @@ def test_the_state_filter_of_the_declared_list(app_env, three, state, expected):
 @pytest.mark.parametrize(
     ("state", "expected"),
     [
-        (None, ["awaiting", "withdrawn", "answered"]),  # awaiting an answer first
+        (None, ["awaiting", "answered"]),  # awaiting an answer first
         (ReportState.AWAITING, ["awaiting"]),
         (ReportState.ANSWERED, ["answered"]),
         (ReportState.WITHDRAWN, ["withdrawn"]),

@@ -391,3 +391,73 @@ def test_an_unknown_number_is_not_found(app_env, params):
 def test_the_number_may_be_typed_in_lower_case(app_env, declared):
     app = open_page(SIGNALEMENT, "referent-ref", numero=f" {declared.number.lower()} ")
     assert _title(app) == [f"🔔 Fonctionnement non conforme {declared.number}"]
+
+
+# --- the other side acted meanwhile: nothing typed is lost silently ----------------------------
+
+
+def test_an_answer_typed_while_the_report_was_withdrawn_is_kept_in_sight(app_env, declared):
+    world = app_env
+    app = open_page(SIGNALEMENT, "referent-ref", numero=declared.number)
+    widget(app.text_area, ANALYSIS).input(ANSWER_ONLY["analysis"])
+    widget(app.text_area, MEASURES).input(ANSWER_ONLY["measures"])
+    reports.withdraw(world.db, world.actor("declarant_req"), declared.id, "doublon")
+    app = click(app, ANSWER)
+    assert not app.exception
+    assert _title(app) == [f"🗄️ Fonctionnement non conforme {declared.number}"]
+    assert [w.value for w in app.warning] == [
+        "Le signalement a changé pendant votre saisie (il est maintenant « Retiré ») : votre "
+        "réponse n'a pas été enregistrée. Votre texte :"
+    ]
+    [kept] = app.code
+    assert ANSWER_ONLY["analysis"] in kept.value and ANSWER_ONLY["measures"] in kept.value
+    assert _state(world, declared.id) is ReportState.WITHDRAWN
+    # once said, it is not repeated on the next run
+    assert not app.run().warning
+
+
+def test_a_reason_typed_while_the_report_was_answered_is_kept_in_sight(app_env, declared):
+    world = app_env
+    app = open_page(SIGNALEMENT, "declarant-req", numero=declared.number)
+    widget(app.text_area, REASON).input("erreur de spécialité")
+    _answer(world, declared.id)
+    app = click(app, WITHDRAW)
+    assert not app.exception
+    assert _state(world, declared.id) is ReportState.ANSWERED
+    assert "le retrait n'a pas été enregistré" in app.warning[0].value
+    assert [c.value for c in app.code] == ["erreur de spécialité"]
+
+
+def test_a_successful_answer_or_withdrawal_warns_of_nothing(app_env, declared):
+    app = open_page(SIGNALEMENT, "referent-ref", numero=declared.number)
+    widget(app.text_area, ANALYSIS).input("ligne rétablie")
+    app = click(app, ANSWER)
+    assert not app.warning and not app.code
+    other = app_env.report()
+    app = open_page(SIGNALEMENT, "declarant-req", numero=other.number)
+    widget(app.text_area, REASON).input("doublon")
+    app = click(app, WITHDRAW)
+    assert not app.warning and not app.code
+
+
+def test_the_errors_of_an_answer_left_behind_do_not_show_on_the_next_visit(app_env, declared):
+    app = open_page(SIGNALEMENT, "referent-ref", numero=declared.number)
+    app = click(app, ANSWER)
+    assert errors(app) == ["« Analyse de l'établissement » est obligatoire."]
+    app.switch_page(apptest_helpers.ACCUEIL).run()
+    app.switch_page(SIGNALEMENT)
+    app.query_params["numero"] = declared.number
+    app.run()
+    assert not app.exception
+    assert _title(app) == [f"🔔 Fonctionnement non conforme {declared.number}"]
+    assert errors(app) == []
+
+
+def test_the_declarer_sees_when_it_was_answered(app_env, declared, clock):
+    clock.advance(hours=30)
+    _answer(app_env, declared.id)
+    app = open_page(SIGNALEMENT, "declarant-req", numero=declared.number)
+    assert (
+        "Réponse enregistrée le 27/11/2026 09:15 ; son contenu n'est communiqué qu'à "
+        "l'établissement concerné et à l'ARS."
+    ) in [c.value for c in app.caption]

@@ -265,10 +265,8 @@ def test_the_answer_is_audited_on_the_refuser_side(world, clock):
     assert entry.dossier_id is None
     assert entry.at == now()
     assert entry.details["side"] == "refuser"
-    assert entry.details["changes"] == {
-        "analysis": [None, ANALYSIS],
-        "corrective_measures": [None, None],
-    }
+    # an empty « Mesures correctives » is not recorded as filled in
+    assert entry.details["changes"] == {"analysis": [None, ANALYSIS]}
 
 
 def test_answering_sends_no_mail(world):

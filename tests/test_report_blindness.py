@@ -337,12 +337,17 @@ def test_the_concerning_list_puts_the_awaiting_reports_first(world, clock):
     )
     reports.withdraw(world.db, world.actor("declarant_req"), withdrawn, "Erreur")
     concerning = report_queries.list_concerning_reports(world.db, world.actor("referent_ref"))
-    assert [r.id for r in concerning.items] == [new_awaiting, old_awaiting, withdrawn, answered]
+    # withdrawn ones only on demand, like the registry's abandoned drafts
+    assert [r.id for r in concerning.items] == [new_awaiting, old_awaiting, answered]
     assert [r.state for r in concerning.items[:2]] == [ReportState.AWAITING] * 2
     assert report_queries.count_awaiting_reports(world.db, world.actor("referent_ref")) == 2
     # the declarer's list is simply latest first
     declared = report_queries.list_declared_reports(world.db, world.actor("declarant_req"))
-    assert [r.id for r in declared.items] == [withdrawn, answered, new_awaiting, old_awaiting]
+    assert [r.id for r in declared.items] == [answered, new_awaiting, old_awaiting]
+    only_withdrawn = report_queries.list_declared_reports(
+        world.db, world.actor("declarant_req"), state=ReportState.WITHDRAWN
+    )
+    assert [r.id for r in only_withdrawn.items] == [withdrawn]
     awaiting_only = report_queries.list_concerning_reports(
         world.db, world.actor("referent_ref"), state=ReportState.AWAITING
     )

@@ -338,7 +338,43 @@ def test_without_impact_its_description_is_dropped_and_nobody_is_told(world):
     assert report.impact_notified_at is None
     assert mails(world, "non_conforme_impact_directeur") == []
     [entry] = declared_entries(world)
+    # an unticked box and an empty field are not recorded as filled in (the history would
+    # otherwise list « impact … renseigné ou modifié »)
     assert "impact_description" not in entry.details["changes"]
+    assert "impact" not in entry.details["changes"]
+    assert entry.details["director_unreached"] is False
+
+
+def test_an_impact_nobody_can_be_told_of_is_said_to_the_declarer(world):
+    """A Déclarant of Foch (no director account, no direction address) declares an impact:
+    the report is recorded, and the page is told that no director could be mailed."""
+    from registre.accounts import AccountInput, create_account
+    from registre.auth import load_actor
+
+    with world.db.transaction() as session:
+        create_account(
+            session,
+            AccountInput(
+                username="declarant-foch",
+                display_name="declarant_foch",
+                email="urgences@foch.example.org",
+                role=Role.DECLARANT,
+                password="mot-de-passe-de-test-2026",
+                establishment_finess="920000650",
+            ),
+            rounds=4,
+        )
+    actor = load_actor(world.db, "declarant-foch")
+    assert actor is not None
+    data = world.report_input(impact=True, impact_description="Transfert retardé.")
+    ref = reports.declare(world.db, actor, data)
+    assert ref.director_unreached and not ref.unreached
+    assert mails(world, "non_conforme_impact_directeur") == []
+    assert load_report(world, ref.id).impact_notified_at is None
+    [entry] = declared_entries(world)
+    assert entry.details["director_unreached"] is True
+    # with a director, nothing to say
+    assert world.report(impact=True, impact_description="Retard.").director_unreached is False
 
 
 def test_text_is_stored_cleaned(world):

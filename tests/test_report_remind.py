@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from registre import cli, dossiers, reports
+from registre import cli, dossiers, report_queries, reports
 from registre.db import get_database
 from registre.models import AuditEntry, OutboxMail, Report
 from registre.reports import ReportAnswerInput
@@ -134,6 +134,12 @@ def test_a_report_nobody_can_be_told_of_is_reminded_to_nobody(world, clock):
     assert reports.send_reminders(world.db, days=7) == 1
     assert reminders(world) == []
     assert load_report(world, ref.id).reminded_at == now()
+    # the history says it as it is: no reminder could go out
+    history = report_queries.history(world.db, world.actor("declarant_req"), ref.id)
+    assert [h.action for h in history][-1] == (
+        "Relance impossible : aucun compte Coordinateur ou Référent PDSES dans l'établissement "
+        "concerné"
+    )
 
 
 @pytest.mark.parametrize(("days", "elapsed_days", "reminded"), [(3, 2, False), (3, 4, True)])

@@ -269,11 +269,20 @@ def test_the_withdrawal_is_audited_with_its_reason(world, clock):
     assert f"Motif : {REASON}" in history[-1].details
 
 
-def test_withdrawing_sends_no_mail(world):
+def test_withdrawing_tells_those_who_were_asked_to_answer(world):
+    """The concerned establishment's coordinator and référent got « réponse attendue »: they
+    learn that no answer is expected any more, and never the reason."""
     report_id = make_report(world, "awaiting")
-    before = counts(world)["outbox"]
     reports.withdraw(world.db, world.actor("declarant_req"), report_id, REASON)
-    assert counts(world)["outbox"] == before
+    with world.db.read() as s:
+        mails = s.scalars(select(OutboxMail).where(OutboxMail.kind == "non_conforme_retire")).all()
+    assert sorted(m.recipient for m in mails) == [
+        "coordinateur-ref@example.org",
+        "referent-ref@example.org",
+    ]
+    for mail in mails:
+        assert "retiré" in mail.subject and "aucune réponse n'est plus attendue" in mail.body
+        assert REASON not in mail.body and "/signalement?numero=F-2026-" in mail.body
 
 
 def test_an_unknown_report_is_not_found(world):
@@ -281,11 +290,21 @@ def test_an_unknown_report_is_not_found(world):
         reports.withdraw(world.db, world.actor("coordinateur_req"), 999_999, REASON)
 
 
-def test_a_withdrawn_report_stays_in_both_lists(world):
+def test_a_withdrawn_report_stays_in_both_lists_on_demand(world):
     report_id = make_report(world, "awaiting")
     reports.withdraw(world.db, world.actor("declarant_req"), report_id, REASON)
-    declared = report_queries.list_declared_reports(world.db, world.actor("declarant_req"))
-    concerning = report_queries.list_concerning_reports(world.db, world.actor("referent_ref"))
+    by_default = (
+        report_queries.list_declared_reports(world.db, world.actor("declarant_req")),
+        report_queries.list_concerning_reports(world.db, world.actor("referent_ref")),
+    )
+    assert [page.items for page in by_default] == [[], []]
+    withdrawn = ReportState.WITHDRAWN
+    declared = report_queries.list_declared_reports(
+        world.db, world.actor("declarant_req"), state=withdrawn
+    )
+    concerning = report_queries.list_concerning_reports(
+        world.db, world.actor("referent_ref"), state=withdrawn
+    )
     for page in (declared, concerning):
         assert [(r.id, r.state, r.state_label) for r in page.items] == [
             (report_id, ReportState.WITHDRAWN, "Retiré")
