@@ -815,12 +815,13 @@ def send_reminders(db: Database, days: int, *, limit: int = 1000) -> int:
             .with_for_update(skip_locked=True)
         ).all()
         for line in lines:
-            notifications.reminder(session, line.dossier, line, days)
+            queued = notifications.reminder(session, line.dossier, line, days)
             line.reminded_at = now()
             audit.record(
                 session,
                 actor_id=None,
-                action="line_reminded",
+                # Said as it is in the history: with nobody to mail, no reminder went out.
+                action="line_reminded" if queued else "line_reminder_unreached",
                 entity="refuser_line",
                 entity_id=line.id,
                 dossier_id=line.dossier_id,

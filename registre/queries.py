@@ -594,6 +594,8 @@ ACTION_LABELS = {
     "dossier_abandoned": "Brouillon abandonné",
     "line_answered": "Réponse de l'établissement refuseur enregistrée",
     "line_reminded": "Relance envoyée à l'établissement refuseur",
+    "line_reminder_unreached": "Relance impossible : aucun compte Coordinateur ou Référent "
+    "PDSES dans l'établissement refuseur",
 }
 
 

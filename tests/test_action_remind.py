@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from registre import dossiers
+from registre import dossiers, queries
 from registre.dossiers import AnswerInput
 from registre.models import AuditEntry, LineState, OutboxMail, RefuserLine
 from registre.timeutil import now
@@ -229,3 +229,20 @@ def test_reminders_are_audited_as_system_actions(world, clock):
     assert entry.dossier_id == ref.id
     assert entry.entity_id == line.id
     assert entry.at == now()
+
+
+def test_a_line_nobody_can_be_told_of_is_recorded_as_such(world, clock):
+    """Foch has no Coordinateur nor Référent account: no mail can go out, and the history
+    says so instead of claiming a reminder was sent."""
+    ref = world.finalised(lines=("other",))
+    clock.advance(days=8)
+    assert dossiers.send_reminders(world.db, days=7) == 1
+    with world.db.read() as s:
+        assert s.scalars(select(OutboxMail).where(OutboxMail.kind == "relance")).all() == []
+        actions = s.scalars(select(AuditEntry.action).where(AuditEntry.dossier_id == ref.id)).all()
+    assert "line_reminded" not in actions and "line_reminder_unreached" in actions
+    history = queries.history(world.db, world.actor("ars"), ref.id)
+    assert history[-1].action == (
+        "Relance impossible : aucun compte Coordinateur ou Référent PDSES dans l'établissement "
+        "refuseur"
+    )
