@@ -185,6 +185,13 @@ STATES = {None: "Tous (sauf retirés)"} | {
     s: f"{REPORT_STATE_ICONS[s]} {REPORT_STATE_LABELS[s]}" for s in ReportState
 }
 
+waiting = report_queries.count_awaiting_reports(db, actor)
+if waiting:
+    st.warning(
+        f"{waiting} signalement(s) concernant votre établissement attend(ent) sa réponse : "
+        "voir « Signalements concernant votre établissement » ci-dessous.",
+        icon="🔔",
+    )
 if can_declare_report(actor):
     declaration_form()
 

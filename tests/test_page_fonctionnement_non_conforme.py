@@ -389,6 +389,11 @@ def test_the_concerned_referent_sees_the_report_and_opens_it(app_env):
     assert not app.exception
     assert _declared(app) == []
     assert NONE_DECLARED in [i.value for i in app.info]
+    assert [f"{w.icon} {w.value}" for w in app.warning if w.icon == "🔔"] == [
+        "🔔 1 signalement(s) concernant votre établissement attend(ent) sa réponse : voir « "
+        "Signalements concernant votre établissement » ci-dessous."
+    ]
+    assert not [w for w in open_page(NON_CONFORME, "referent-req").warning if w.icon == "🔔"]
     assert _concerning(app) == [
         [
             f"🔔 {number}",
