@@ -106,12 +106,17 @@ def authenticate(db: Database, username: str, password: str) -> LoginResult:
     username = normalise_username(username)
     if not username or not password:
         return LoginResult(False, "Saisissez votre identifiant et votre mot de passe.")
+    # bcrypt (about 250 ms) runs before the write transaction: on SQLite a write transaction
+    # holds the whole database's lock, and concurrent logins queued behind it until « database
+    # is locked » (measured with benchmarks/load.py). An unknown account costs the same time.
+    with db.read() as session:
+        seen = session.scalar(select(Account.password_hash).where(Account.username == username))
+    verified = check_password(password, seen or _DUMMY_HASH.decode("ascii"))
     with db.transaction() as session:
         # The row is locked: parallel attempts cannot lose an increment of the counter.
         account = _load_account(session, username, for_update=True)
         at = now()
         if account is None or not account.active:
-            check_password(password, _DUMMY_HASH.decode("ascii"))
             audit.record(
                 session,
                 actor_id=account.id if account else None,
@@ -123,7 +128,6 @@ def authenticate(db: Database, username: str, password: str) -> LoginResult:
             )
             return LoginResult(False, LOGIN_FAILED_MESSAGE)
         if account.locked_until is not None and account.locked_until > at:
-            check_password(password, _DUMMY_HASH.decode("ascii"))
             audit.record(
                 session,
                 actor_id=account.id,
@@ -132,7 +136,9 @@ def authenticate(db: Database, username: str, password: str) -> LoginResult:
                 entity_id=account.id,
             )
             return LoginResult(False, LOGIN_FAILED_MESSAGE, locked=True)
-        if not check_password(password, account.password_hash):
+        if account.password_hash != seen:  # changed between the two reads: check again
+            verified = check_password(password, account.password_hash)
+        if not verified:
             account.failed_attempts += 1
             audit.record(
                 session,
