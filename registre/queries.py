@@ -6,7 +6,7 @@ ordered (latest first) and paginated in the database."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -607,6 +607,45 @@ class HistoryEntry:
     details: tuple[str, ...]
 
 
+def cut_history(
+    entries: Sequence[AuditEntry],
+    kind: ViewKind,
+    labels: Mapping[str, str],
+    details: Callable[[AuditEntry], tuple[str, ...]],
+    refuser_side: Callable[[AuditEntry, str, str], HistoryEntry | None],
+) -> list[HistoryEntry]:
+    """An audit trail cut to its viewer, for dossiers and reports alike: the ARS sees who did
+    what and the details; the requesting (declaring) side sees its own details and only that
+    the other side acted; the refusing (concerned) side sees what ``refuser_side`` makes of
+    each entry (given the entry, the acting person and the label), or nothing."""
+    out: list[HistoryEntry] = []
+    for e in entries:
+        label = labels.get(e.action, e.action)
+        person = e.actor.display_name if e.actor else "Système"
+        establishment = (
+            e.actor.establishment.name if e.actor and e.actor.establishment else "Registre"
+        )
+        if kind is ViewKind.REGIONAL:
+            out.append(HistoryEntry(e.at, f"{person} ({establishment})", label, details(e)))
+        elif kind is ViewKind.REQUESTER:
+            if e.details.get("side") == "refuser":
+                out.append(HistoryEntry(e.at, establishment, label, ()))
+            else:
+                out.append(HistoryEntry(e.at, person, label, details(e)))
+        elif (entry := refuser_side(e, person, label)) is not None:
+            out.append(entry)
+    return out
+
+
+def audit_trail(session: Session, *where: Any) -> Sequence[AuditEntry]:
+    return session.scalars(
+        select(AuditEntry)
+        .where(*where)
+        .options(joinedload(AuditEntry.actor).joinedload(Account.establishment))
+        .order_by(AuditEntry.at, AuditEntry.id)
+    ).all()
+
+
 def history(db: Database, actor: Actor, dossier_id: int) -> list[HistoryEntry]:
     """The audit trail of a dossier, cut to the viewer: a refusing establishment sees when the
     refusal was sent to it and its own answers; the requester sees that a refuser answered,
@@ -618,43 +657,22 @@ def history(db: Database, actor: Actor, dossier_id: int) -> list[HistoryEntry]:
         if kind is None:
             raise PermissionDenied("Vous n'avez pas accès à ce dossier.")
         own_line = refuser_line_of(actor, dossier) if kind is ViewKind.REFUSER else None
-        entries = session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.dossier_id == dossier.id)
-            .options(joinedload(AuditEntry.actor).joinedload(Account.establishment))
-            .order_by(AuditEntry.at, AuditEntry.id)
-        ).all()
-        out: list[HistoryEntry] = []
-        for e in entries:
-            side = e.details.get("side")
-            label = ACTION_LABELS.get(e.action, e.action)
-            person = e.actor.display_name if e.actor else "Système"
-            establishment = (
-                e.actor.establishment.name if e.actor and e.actor.establishment else "Registre"
-            )
-            if kind is ViewKind.REGIONAL:
-                out.append(HistoryEntry(e.at, f"{person} ({establishment})", label, _details(e)))
-            elif kind is ViewKind.REQUESTER:
-                if side == "refuser":
-                    out.append(HistoryEntry(e.at, establishment, label, ()))
-                else:
-                    out.append(HistoryEntry(e.at, person, label, _details(e)))
-            else:
-                assert own_line is not None
-                if side == "refuser" and e.details.get("line_id") == own_line.id:
-                    out.append(HistoryEntry(e.at, person, label, ()))
-                elif e.action == "dossier_finalised" and own_line.id in e.details.get(
-                    "lines_sent", []
-                ):
-                    out.append(
-                        HistoryEntry(
-                            e.at,
-                            dossier.requesting_establishment.name,
-                            "Refus transmis à votre établissement",
-                            (),
-                        )
-                    )
-        return out
+
+        def refuser_side(e: AuditEntry, person: str, label: str) -> HistoryEntry | None:
+            assert own_line is not None
+            if e.details.get("side") == "refuser" and e.details.get("line_id") == own_line.id:
+                return HistoryEntry(e.at, person, label, ())
+            if e.action == "dossier_finalised" and own_line.id in e.details.get("lines_sent", []):
+                return HistoryEntry(
+                    e.at,
+                    dossier.requesting_establishment.name,
+                    "Refus transmis à votre établissement",
+                    (),
+                )
+            return None
+
+        entries = audit_trail(session, AuditEntry.dossier_id == dossier.id)
+        return cut_history(entries, kind, ACTION_LABELS, _details, refuser_side)
 
 
 def _details(entry: AuditEntry) -> tuple[str, ...]:

@@ -18,7 +18,6 @@ from registre.db import Database
 from registre.errors import NotFound, PermissionDenied
 from registre.models import (
     ESTABLISHMENT_ROLES,
-    Account,
     AuditEntry,
     Establishment,
     Report,
@@ -27,7 +26,16 @@ from registre.models import (
     Specialty,
 )
 from registre.permissions import ViewKind, get_report_abilities, report_view_kind
-from registre.queries import Choice, HistoryEntry, Page, _choices, paginate, specialty_choices
+from registre.queries import (
+    Choice,
+    HistoryEntry,
+    Page,
+    _choices,
+    audit_trail,
+    cut_history,
+    paginate,
+    specialty_choices,
+)
 from registre.workflow import REPORT_STATE_ICONS, REPORT_STATE_LABELS
 
 ACTION_LABELS = {
@@ -333,50 +341,30 @@ def _details(entry: AuditEntry) -> tuple[str, ...]:
 
 
 def history(db: Database, actor: Actor, report_id: int) -> list[HistoryEntry]:
-    """The audit trail of a report, cut to the viewer: the concerned establishment sees when
-    it was told, reminded, and its own answer; the declaring one sees that the concerned one
-    answered, not what; the ARS sees everything."""
+    """The audit trail of a report, cut to the viewer (``queries.cut_history``): the
+    concerned establishment sees when it was told, reminded, and its own answer; the declaring
+    one sees that the concerned one answered, not what; the ARS sees everything."""
     with db.read() as session:
         actor = fresh_actor(session, actor)
         report = _load(session, report_id=report_id, number=None)
         kind = report_view_kind(actor, report)
         if kind is None:
             raise PermissionDenied("Vous n'avez pas accès à ce signalement.")
-        entries = session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.entity == "report", AuditEntry.entity_id == report.id)
-            .options(joinedload(AuditEntry.actor).joinedload(Account.establishment))
-            .order_by(AuditEntry.at, AuditEntry.id)
-        ).all()
-        out: list[HistoryEntry] = []
-        for e in entries:
-            side = e.details.get("side")
-            label = ACTION_LABELS.get(e.action, e.action)
-            person = e.actor.display_name if e.actor else "Système"
-            establishment = (
-                e.actor.establishment.name if e.actor and e.actor.establishment else "Registre"
-            )
-            if kind is ViewKind.REGIONAL:
-                out.append(HistoryEntry(e.at, f"{person} ({establishment})", label, _details(e)))
-            elif kind is ViewKind.REQUESTER:
-                if side == "refuser":
-                    out.append(HistoryEntry(e.at, establishment, label, ()))
-                else:
-                    out.append(HistoryEntry(e.at, person, label, _details(e)))
-            elif side == "refuser":
-                out.append(HistoryEntry(e.at, person, label, _details(e)))
-            elif e.action == "report_declared":
-                out.append(
-                    HistoryEntry(
-                        e.at,
-                        report.declaring_establishment.name,
-                        "Signalement transmis à votre établissement",
-                        (),
-                    )
+        declarer = report.declaring_establishment.name
+
+        def concerned_side(e: AuditEntry, person: str, label: str) -> HistoryEntry:
+            if e.details.get("side") == "refuser":
+                return HistoryEntry(e.at, person, label, _details(e))
+            if e.action == "report_declared":
+                return HistoryEntry(
+                    e.at, declarer, "Signalement transmis à votre établissement", ()
                 )
-            else:
-                out.append(HistoryEntry(e.at, report.declaring_establishment.name, label, ()))
-        return out
+            return HistoryEntry(e.at, declarer, label, ())
+
+        entries = audit_trail(
+            session, AuditEntry.entity == "report", AuditEntry.entity_id == report.id
+        )
+        return cut_history(entries, kind, ACTION_LABELS, _details, concerned_side)
 
 
 # --- form choices -----------------------------------------------------------------------
