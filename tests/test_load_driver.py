@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import pytest
 
@@ -23,6 +26,16 @@ def app_server(tmp_path_factory: pytest.TempPathFactory):
     srv = start_server(tmp_path_factory.mktemp("load"))
     yield srv
     stop_server(srv)
+
+
+T = TypeVar("T")
+
+
+def in_own_thread(run: Callable[[], T]) -> T:
+    """The driver's ``asyncio.run`` in a thread of its own: in the whole suite the browser
+    tests' Playwright (sync API) keeps an event loop running in the main thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
 
 
 def test_a_user_logs_in_through_the_form_then_opens_the_registry_and_a_dossier(
@@ -42,7 +55,7 @@ def test_a_user_logs_in_through_the_form_then_opens_the_registry_and_a_dossier(
         finally:
             await session.close()
 
-    opened, login, registry, dossier = asyncio.run(journey())
+    opened, login, registry, dossier = in_own_thread(lambda: asyncio.run(journey()))
 
     assert opened.page.has_login_form()
     assert not login.exceptions and not login.page.has_login_form()
@@ -64,7 +77,7 @@ def test_a_wrong_password_gets_the_apps_message(app_server: Server):
         finally:
             await session.close()
 
-    result = asyncio.run(attempt())
+    result = in_own_thread(lambda: asyncio.run(attempt()))
 
     assert LOGIN_FAILED_MESSAGE in result.page.errors()
     assert result.page.has_login_form()
@@ -73,26 +86,28 @@ def test_a_wrong_password_gets_the_apps_message(app_server: Server):
 
 
 def test_the_command_line_runs_two_users_and_the_floor(app_server: Server, capsys):
-    code = load.main(
-        [
-            "--url",
-            app_server.url,
-            "--sessions",
-            "2",
-            "--iterations",
-            "2",
-            "--think",
-            "0",
-            "--ramp",
-            "0",
-            "--timeout",
-            "30",
-            "--journey",
-            "mixed",
-            "--password",
-            DEMO_PASSWORD,
-            "--start-floor",
-        ]
+    code = in_own_thread(
+        lambda: load.main(
+            [
+                "--url",
+                app_server.url,
+                "--sessions",
+                "2",
+                "--iterations",
+                "2",
+                "--think",
+                "0",
+                "--ramp",
+                "0",
+                "--timeout",
+                "30",
+                "--journey",
+                "mixed",
+                "--password",
+                DEMO_PASSWORD,
+                "--start-floor",
+            ]
+        )
     )
     out = capsys.readouterr().out
     assert code == 0, out
