@@ -63,14 +63,37 @@ def _specialty_ok(actor: Actor, specialty_id: int) -> bool:
     return not actor.specialty_ids or specialty_id in actor.specialty_ids
 
 
+def _establishment_scope(
+    actor: Actor, establishment_id: int, specialty_id: int, record: str
+) -> Decision:
+    """The scope rule of both sides of dossiers and reports: the actor's own establishment,
+    within its specialties. ``record``: « Ce dossier », « Ce signalement »."""
+    if actor.establishment_id is None or actor.establishment_id != establishment_id:
+        return _no(f"{record} ne concerne pas votre établissement.")
+    if not _specialty_ok(actor, specialty_id):
+        return _no(f"{record} concerne une spécialité hors de votre périmètre.")
+    return YES
+
+
+def _may_start(decision: Decision, actor: Actor | None, specialty_id: int | None) -> Decision:
+    """A new dossier or report: the table allows it, the account has an establishment, and
+    the specialty (when already chosen) is within its scope."""
+    if not decision:
+        return decision
+    assert actor is not None
+    if actor.establishment_id is None:
+        return _no("Votre compte n'est rattaché à aucun établissement.")
+    if specialty_id is not None and not _specialty_ok(actor, specialty_id):
+        return _no("Cette spécialité est hors de votre périmètre.")
+    return YES
+
+
 def _requester_scope(actor: Actor, dossier: Dossier, *, write: bool) -> Decision:
-    if (
-        actor.establishment_id is None
-        or actor.establishment_id != dossier.requesting_establishment_id
-    ):
-        return _no(_NOT_YOURS)
-    if not _specialty_ok(actor, dossier.specialty_id):
-        return _no("Ce dossier concerne une spécialité hors de votre périmètre.")
+    scope = _establishment_scope(
+        actor, dossier.requesting_establishment_id, dossier.specialty_id, "Ce dossier"
+    )
+    if not scope:
+        return scope
     if (
         write
         and actor.role is Role.DECLARANT
@@ -86,9 +109,9 @@ def _refuser_scope(actor: Actor, dossier: Dossier, line: RefuserLine) -> Decisio
         return _no(_NOT_YOURS)
     if line.removed_at is not None or line.state is LineState.PENDING:
         return _no(_NOT_YOURS)
-    if not _specialty_ok(actor, dossier.specialty_id):
-        return _no("Ce dossier concerne une spécialité hors de votre périmètre.")
-    return YES
+    return _establishment_scope(
+        actor, line.refusing_establishment_id, dossier.specialty_id, "Ce dossier"
+    )
 
 
 def check(
@@ -125,15 +148,7 @@ def check(
 
 
 def can_create(actor: Actor | None, specialty_id: int | None = None) -> Decision:
-    decision = check(actor, Action.CREATE)
-    if not decision:
-        return decision
-    assert actor is not None
-    if actor.establishment_id is None:
-        return _no("Votre compte n'est rattaché à aucun établissement.")
-    if specialty_id is not None and not _specialty_ok(actor, specialty_id):
-        return _no("Cette spécialité est hors de votre périmètre.")
-    return YES
+    return _may_start(check(actor, Action.CREATE), actor, specialty_id)
 
 
 def can_update(actor: Actor | None, dossier: Dossier) -> Decision:
@@ -234,31 +249,20 @@ def can_view(actor: Actor | None, dossier: Dossier) -> Decision:
 # The declaring establishment has the requester's scope, the concerned one the refuser's: the
 # same establishment and specialty rules, and the same blindness (``ViewKind``).
 
-_NOT_YOUR_REPORT = "Ce signalement ne concerne pas votre établissement."
-
 
 def _declaring_scope(actor: Actor, report: Report, *, write: bool) -> Decision:
-    if (
-        actor.establishment_id is None
-        or actor.establishment_id != report.declaring_establishment_id
-    ):
-        return _no(_NOT_YOUR_REPORT)
-    if not _specialty_ok(actor, report.specialty_id):
-        return _no("Ce signalement concerne une spécialité hors de votre périmètre.")
-    if write and actor.role is Role.DECLARANT and report.created_by_id != actor.id:
+    scope = _establishment_scope(
+        actor, report.declaring_establishment_id, report.specialty_id, "Ce signalement"
+    )
+    if scope and write and actor.role is Role.DECLARANT and report.created_by_id != actor.id:
         return _no("Ce signalement a été déclaré par un autre membre de votre établissement.")
-    return YES
+    return scope
 
 
 def _concerned_scope(actor: Actor, report: Report) -> Decision:
-    if (
-        actor.establishment_id is None
-        or actor.establishment_id != report.concerned_establishment_id
-    ):
-        return _no(_NOT_YOUR_REPORT)
-    if not _specialty_ok(actor, report.specialty_id):
-        return _no("Ce signalement concerne une spécialité hors de votre périmètre.")
-    return YES
+    return _establishment_scope(
+        actor, report.concerned_establishment_id, report.specialty_id, "Ce signalement"
+    )
 
 
 def check_report(
@@ -285,15 +289,7 @@ def check_report(
 
 
 def can_declare_report(actor: Actor | None, specialty_id: int | None = None) -> Decision:
-    decision = check_report(actor, ReportAction.DECLARE)
-    if not decision:
-        return decision
-    assert actor is not None
-    if actor.establishment_id is None:
-        return _no("Votre compte n'est rattaché à aucun établissement.")
-    if specialty_id is not None and not _specialty_ok(actor, specialty_id):
-        return _no("Cette spécialité est hors de votre périmètre.")
-    return YES
+    return _may_start(check_report(actor, ReportAction.DECLARE), actor, specialty_id)
 
 
 def can_answer_report(actor: Actor | None, report: Report) -> Decision:
