@@ -988,6 +988,60 @@ def fill_reports(db: Database, ref: Reference, count: int, *, seed: int, batch_s
     return time.perf_counter() - began
 
 
+@dataclass
+class Filled:
+    """What ``populate`` wrote (zero when the data was already there)."""
+
+    dossiers: int = 0
+    lines: int = 0
+    reports: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        return (self.dossiers + self.lines) / self.seconds if self.seconds else 0.0
+
+
+def populate(
+    db: Database,
+    ref: Reference,
+    dossiers: int,
+    reports: int,
+    *,
+    seed: int,
+    batch_size: int,
+    reuse: bool,
+) -> Filled:
+    """Write the dossiers and reports, unless (``reuse``) the database already holds them."""
+    filled = Filled()
+    present = dossier_count(db)
+    if reuse and present >= dossiers:
+        say(f"Reusing the {present:_} dossiers already there (--reuse): no filling")
+    else:
+        if present:
+            raise SystemExit(
+                f"The database already holds {present:_} dossiers (fewer than "
+                f"{dossiers:_}): use a fresh database."
+            )
+        say(f"Filling {dossiers:_} dossiers in batches of {batch_size:_}…")
+        seconds = fill(db, ref, dossiers, seed=seed, batch_size=batch_size)
+        with db.read() as session:
+            lines = int(session.scalar(select(func.count(RefuserLine.id))) or 0)
+        filled = Filled(dossiers, lines, 0, seconds)
+        say(
+            f"Fill: {dossiers:_} dossiers + {lines:_} refuser lines in {seconds:.1f} s "
+            f"({dossiers / seconds:_.0f} dossiers/s, {filled.rows_per_second:_.0f} rows/s)"
+        )
+    present_reports = report_count(db)
+    if present_reports:
+        say(f"Reports: {present_reports:_} already there: no filling")
+    elif reports:
+        seconds = fill_reports(db, ref, reports, seed=seed, batch_size=batch_size)
+        filled.reports = reports
+        say(f"Fill: {reports:_} reports in {seconds:.1f} s")
+    return filled
+
+
 def analyse(db: Database, *, sqlite_too: bool) -> float:
     began = time.perf_counter()
     if db.engine.dialect.name == "postgresql":
@@ -1274,32 +1328,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         say(f"Engine: {engine} {server.split(' on ')[0]}")
         say(f"Migrated, reference data and accounts in {time.perf_counter() - began:.1f} s")
-        present = dossier_count(db)
-        if args.reuse and present >= args.dossiers:
-            say(f"Reusing the {present:_} dossiers already there (--reuse): no filling")
-        else:
-            if present:
-                raise SystemExit(
-                    f"The database already holds {present:_} dossiers (fewer than "
-                    f"{args.dossiers:_}): use a fresh database."
-                )
-            say(f"Filling {args.dossiers:_} dossiers in batches of {args.batch_size:_}…")
-            seconds = fill(db, ref, args.dossiers, seed=args.seed, batch_size=args.batch_size)
-            with db.read() as session:
-                lines = int(session.scalar(select(func.count(RefuserLine.id))) or 0)
-            say(
-                f"Fill: {args.dossiers:_} dossiers + {lines:_} refuser lines in {seconds:.1f} s "
-                f"({args.dossiers / seconds:_.0f} dossiers/s, "
-                f"{(args.dossiers + lines) / seconds:_.0f} rows/s)"
-            )
-        present_reports = report_count(db)
-        if present_reports:
-            say(f"Reports: {present_reports:_} already there: no filling")
-        elif args.reports:
-            seconds = fill_reports(
-                db, ref, args.reports, seed=args.seed, batch_size=args.batch_size
-            )
-            say(f"Fill: {args.reports:_} reports in {seconds:.1f} s")
+        populate(
+            db,
+            ref,
+            args.dossiers,
+            args.reports,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            reuse=args.reuse,
+        )
         say(f"Data: {data_profile(db)}")
         seconds = analyse(db, sqlite_too=args.analyze)
         if engine == "postgresql" or args.analyze:

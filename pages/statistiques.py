@@ -127,10 +127,15 @@ except RegistreError as exc:
     st.error(exc.message)
     st.stop()
 
+freshness = statistics.cache_seconds()
 st.caption(
     f"Période du {start:%d/%m/%Y} au {end:%d/%m/%Y} (date de la demande). Chiffres calculés "
-    f"le {format_datetime(stats.computed_at)}, mis à jour au plus toutes les "
-    f"{statistics.CACHE_SECONDS} secondes."
+    f"le {format_datetime(stats.computed_at)}, "
+    + (
+        f"mis à jour au plus toutes les {freshness:g} secondes."
+        if freshness > 0
+        else "à l'instant."
+    )
 )
 
 # --- refusals: figures and charts ---------------------------------------------------------

@@ -36,7 +36,6 @@ from registre.db import Database
 from registre.models import Establishment, Report, ReportState, ReportType, Specialty
 from registre.permissions import Perspective
 from registre.statistics import (
-    CACHE_SECONDS,
     TOP_ESTABLISHMENTS,
     Figure,
     Scope,
@@ -377,7 +376,7 @@ def _compute(session: Session, scope: Scope, filters: StatsFilters) -> ReportSta
 
 # --- public API -------------------------------------------------------------------------------
 
-_cache = shared_cache(CACHE_SECONDS)  # emptied by ``statistics.clear_cache`` too
+_cache = shared_cache()  # emptied by ``statistics.clear_cache`` too
 
 
 def compute(

@@ -50,6 +50,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from registre.actors import Actor
 from registre.auth import fresh_actor
+from registre.config import load_settings
 from registre.db import Database
 from registre.errors import PermissionDenied, ValidationError
 from registre.models import (
@@ -65,7 +66,6 @@ from registre.permissions import Perspective, can_view_statistics, statistics_pe
 from registre.queries import Choice
 from registre.timeutil import as_utc, now, to_paris
 
-CACHE_SECONDS = 60
 TOP_ESTABLISHMENTS = 20
 SENT_STATES = (LineState.AWAITING, LineState.ANSWERED)
 WEEKDAYS = ("Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi", "Samedi", "Dimanche")
@@ -625,14 +625,24 @@ class _TTLCache:
     """A few minutes' memory of recent results, per (database, scope, filters): the page
     reruns at every click, and the figures need not be newer than a minute."""
 
-    def __init__(self, seconds: float, size: int = 128) -> None:
-        self.seconds = seconds
+    def __init__(self, seconds: float | None, size: int = 128) -> None:
+        self._seconds = seconds
         self.size = size
         self._items: dict[Hashable, tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
+    @property
+    def seconds(self) -> float:
+        """Given, or ``REGISTRE_STATISTICS_CACHE_SECONDS`` read at first use (0: no cache,
+        every page computes afresh, as ``benchmarks/bench.py`` measures the uncached page)."""
+        if self._seconds is None:
+            self._seconds = load_settings().statistics_cache_seconds
+        return self._seconds
+
     def get_or_compute(self, key: Hashable, compute: Callable[[], V]) -> V:
         moment = time.monotonic()
+        if self.seconds <= 0:
+            return compute()
         with self._lock:
             hit = self._items.get(key)
             if hit is not None and hit[0] > moment:
@@ -656,7 +666,7 @@ class _TTLCache:
 _caches: list[_TTLCache] = []
 
 
-def shared_cache(seconds: float = CACHE_SECONDS) -> _TTLCache:
+def shared_cache(seconds: float | None = None) -> _TTLCache:
     """A cache that ``clear_cache`` empties with this module's own (``report_statistics``
     keeps its results in one)."""
     cache = _TTLCache(seconds)
@@ -665,6 +675,11 @@ def shared_cache(seconds: float = CACHE_SECONDS) -> _TTLCache:
 
 
 _cache = shared_cache()
+
+
+def cache_seconds() -> float:
+    """How old a figure shown may be (``REGISTRE_STATISTICS_CACHE_SECONDS``)."""
+    return _cache.seconds
 
 
 def clear_cache() -> None:

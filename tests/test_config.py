@@ -55,3 +55,13 @@ def test_bad_number_is_a_french_error(tmp_path, monkeypatch):
     monkeypatch.setenv("REGISTRE_SECRETS_FILE", str(tmp_path / "absent.toml"))
     with pytest.raises(ConfigurationError, match="nombres"):
         load_settings({"REGISTRE_SMTP_HOST": "h", "REGISTRE_SMTP_PORT": "vingt-cinq"})
+
+
+def test_statistics_cache_seconds_default_zero_and_bad_values(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGISTRE_SECRETS_FILE", str(tmp_path / "absent.toml"))
+    assert load_settings({}).statistics_cache_seconds == 60
+    assert load_settings({"REGISTRE_STATISTICS_CACHE_SECONDS": "0"}).statistics_cache_seconds == 0
+    with pytest.raises(ConfigurationError, match="REGISTRE_STATISTICS_CACHE_SECONDS"):
+        load_settings({"REGISTRE_STATISTICS_CACHE_SECONDS": "une minute"})
+    with pytest.raises(ConfigurationError, match="négatif"):
+        load_settings({"REGISTRE_STATISTICS_CACHE_SECONDS": "-1"})

@@ -590,3 +590,16 @@ def test_no_report_gives_empty_groupings_and_no_rate(world):
         assert frame is not None and frame.empty
     assert series(stats, "semaine").empty
     assert list(series(stats, "mois").columns) == ["Période", "Spécialité", "Signalements"]
+
+
+def test_no_cache_when_its_duration_is_zero():
+    """``REGISTRE_STATISTICS_CACHE_SECONDS=0``: every page computes afresh (the benchmark's
+    uncached page); a positive duration keeps the result."""
+    cache = statistics._TTLCache(0)
+    calls: list[int] = []
+    assert cache.get_or_compute("k", lambda: calls.append(1) or len(calls)) == 1
+    assert cache.get_or_compute("k", lambda: calls.append(1) or len(calls)) == 2
+    kept = statistics._TTLCache(60)
+    assert kept.get_or_compute("k", lambda: 1) == 1
+    assert kept.get_or_compute("k", lambda: 2) == 1
+    assert statistics.cache_seconds() == 60  # the tests' environment sets none
