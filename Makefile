@@ -4,8 +4,9 @@ PY := $(VENV)/bin/python
 PORT ?= 8501
 PYTHON ?= python3
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432
 
-.PHONY: run test test-pg lint format install install-dev clean
+.PHONY: run test test-pg bench lint format install install-dev clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +33,11 @@ test: $(VENV)/.installed-dev
 
 test-pg: $(VENV)/.installed-dev
 	REGISTRE_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+# The performance targets (issue 7) on a generated registry of a million dossiers, one table
+# (benchmarks/bench.py; about 25 minutes the first time, 15 once the databases exist).
+bench: $(VENV)/.installed-dev
+	$(PY) -m benchmarks.bench --database-url $(BENCH_DATABASE_URL) $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

@@ -28,6 +28,7 @@ time (uniform between half and one and a half ``--think``) between steps:
 - ``registry``: demo-referent, the registry page, then a dossier opened by clicking its
   button on that page (« 🔔 R-2026-… »; ``--dossier R-…`` opens that one by its URL instead);
 - ``statistics``: demo-ars, the statistics page (and the ``--dossier``, if given);
+- ``registry-page``: demo-referent, the registry page again and again (its reruns);
 - ``mixed``: the users take in turn the registry journey, the Coordinateur PDSES's (registry,
   dossier, statistics) and the ARS's.
 
@@ -435,9 +436,11 @@ PROFILES = {
         "coordinateur", "demo-coordinateur", ("registre", "dossier", "statistiques")
     ),
     "ars": Profile("ars", "demo-ars", ("statistiques",)),
+    "registre": Profile("registre", "demo-referent", ("registre",)),
 }
 JOURNEYS = {
     "registry": ("referent",),
+    "registry-page": ("registre",),
     "statistics": ("ars",),
     "mixed": ("referent", "coordinateur", "ars"),
 }
@@ -459,6 +462,7 @@ class LoadConfig:
     ramp: float | None = None
     seed: int = 1
     floor: bool = False
+    usernames: dict[str, str] = field(default_factory=dict)  # profile name → account
 
     def profile(self, index: int) -> Profile:
         if self.floor:
@@ -467,7 +471,8 @@ class LoadConfig:
         steps = profile.steps
         if self.dossier and "dossier" not in steps:
             steps = (*steps, "dossier")  # the ARS reads the dossier by its URL
-        return Profile(profile.name, self.user or profile.username, steps)
+        username = self.user or self.usernames.get(profile.name) or profile.username
+        return Profile(profile.name, username, steps)
 
 
 @dataclass
