@@ -19,7 +19,7 @@ from datetime import date, datetime
 import openpyxl
 import pytest
 
-from registre import exports
+from registre import exports, statistics
 from registre.errors import PermissionDenied, ValidationError
 from registre.exports import export_tables, neutralise, to_csv, to_xlsx
 from registre.models import AGE_BAND_LABELS, SEX_LABELS, URGENCY_LABELS, AgeBand, Service, Sex
@@ -335,6 +335,18 @@ def test_the_export_follows_the_filters(world, registry):
     assert len(tables_of(world, "ars", REGIONAL, march_3)["Refus"].rows) == 2
     assert exports.count_rows(world.db, world.actor("ars"), REGIONAL, PERIOD) == 4
     assert exports.count_rows(world.db, world.actor("directeur_ref"), REFUSER, PERIOD) == 1
+
+
+def test_the_counts_beside_the_buttons_are_kept_as_long_as_the_figures(world, registry, clock):
+    """The page's « N refus » are cached with the statistics (a minute by default): a new
+    dossier shows after ``statistics.clear_cache`` (or the minute), the export itself counts
+    afresh."""
+    assert exports.count_rows(world.db, world.actor("ars"), REGIONAL, PERIOD) == 4
+    make_dossier(world, clock, when=at(2026, 3, 10, 22, 0), lines=(("ref", LIT),))
+    assert exports.count_rows(world.db, world.actor("ars"), REGIONAL, PERIOD) == 4
+    assert len(tables_of(world, "ars", REGIONAL)["Refus"].rows) == 5
+    statistics.clear_cache()
+    assert exports.count_rows(world.db, world.actor("ars"), REGIONAL, PERIOD) == 5
 
 
 @pytest.mark.parametrize(
