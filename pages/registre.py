@@ -111,7 +111,7 @@ else:
         ["Dossier", "Date et heure", "Spécialité", "Service demandeur", "Refuseurs", "Horaires"],
         [dossier_row(row) for row in result.items],
     )
-    pager("dossiers", result.page, result.pages, result.total)
+    pager("dossiers", result.page, result.pages, result.total, result.more)
 
 # --- refusals addressed to the establishment ---------------------------------------------
 
@@ -155,4 +155,4 @@ else:
             for line in incoming.items
         ],
     )
-    pager("recus", incoming.page, incoming.pages, incoming.total)
+    pager("recus", incoming.page, incoming.pages, incoming.total, incoming.more)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from registre.actors import Actor
@@ -57,6 +57,7 @@ class Page(Generic[T]):
     total: int
     page: int
     page_size: int
+    more: bool = False  # ``total`` is a lower bound: the count stopped there (``COUNT_LIMIT``)
 
     @property
     def pages(self) -> int:
@@ -397,15 +398,31 @@ def _page_bounds(page: int, page_size: int) -> tuple[int, int]:
     return max(page, 1), size
 
 
-def _paginate(session: Session, query: Any, page: int, size: int) -> tuple[list[Any], int, int]:
-    """Rows of one page, the total, and the page actually served (clamped to the last one:
-    a list that shrank meanwhile never shows an empty page)."""
+COUNT_LIMIT = 1000
+"""The registry's lists count their rows up to this many past the page shown, then say « plus
+de … »: an exact count of a large hospital's three years (40,000 dossiers, 100,000 refusals
+received at a million dossiers) took 90 and 350 ms of every rerun of the registry page,
+growing with the registry (``make bench``); the latest rows are what a user pages through."""
+
+
+def _paginate(
+    session: Session, query: Any, page: int, size: int, *, limit: int | None = None
+) -> tuple[list[Any], int, int, bool]:
+    """Rows of one page, the total, the page actually served (clamped to the last one: a
+    list that shrank meanwhile never shows an empty page) and whether the total is a lower
+    bound (counted up to ``limit`` rows past the requested page only; None: exact)."""
     # Counted on the first column only: the per-row subqueries are not computed for the count.
     ids = query.with_only_columns(query.selected_columns[0]).order_by(None)
+    cap = None if limit is None else max(limit, page * size) + 1
+    if cap is not None:
+        ids = ids.limit(cap)
     total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+    more = cap is not None and total >= cap
+    if more:
+        total -= 1
     page = min(page, max(1, -(-total // size)))
     rows = list(session.execute(query.limit(size).offset((page - 1) * size)))
-    return rows, total, page
+    return rows, total, page, more
 
 
 def paginate(
@@ -413,7 +430,7 @@ def paginate(
 ) -> Page[T]:
     """One page of an ordered query, each row turned into an item by ``make``."""
     page, size = _page_bounds(page, page_size)
-    rows, total, page = _paginate(session, query, page, size)
+    rows, total, page, _ = _paginate(session, query, page, size)
     return Page([make(r) for r in rows], total, page, size)
 
 
@@ -480,7 +497,7 @@ def list_establishment_dossiers(
             query = query.where(Dossier.requested_at >= date_from)
         if date_to is not None:
             query = query.where(Dossier.requested_at < date_to)
-        rows, total, page = _paginate(session, query, page, size)
+        rows, total, page, more = _paginate(session, query, page, size, limit=COUNT_LIMIT)
         items = [
             DossierRow(
                 id=r[0],
@@ -498,7 +515,7 @@ def list_establishment_dossiers(
             )
             for r in rows
         ]
-        return Page(items, total, page, size)
+        return Page(items, total, page, size, more)
 
 
 def list_incoming_lines(
@@ -509,9 +526,10 @@ def list_incoming_lines(
     specialty_id: int | None = None,
     page: int = 1,
     page_size: int = 25,
+    exact: bool = False,
 ) -> Page[IncomingRow]:
     """Lines addressed to the actor's establishment that were sent (🔔 awaiting, ✅ answered),
-    awaiting ones first, latest first."""
+    awaiting ones first, latest first; counted up to ``COUNT_LIMIT`` unless ``exact``."""
     page, size = _page_bounds(page, page_size)
     with db.read() as session:
         actor = fresh_actor(session, actor)
@@ -540,8 +558,12 @@ def list_incoming_lines(
                 RefuserLine.refusing_establishment_id == actor.establishment_id,
                 RefuserLine.removed_at.is_(None),
             )
+            # Awaiting first by the stored values' order ("reponse_attendue" > "repondu", checked
+            # below): the index ix_refuser_lines_refuser_state then reads the page's rows only,
+            # where ORDER BY CASE … sorted the establishment's every refusal (190 ms at a
+            # million dossiers).
             .order_by(
-                case((RefuserLine.state == LineState.AWAITING, 0), else_=1),
+                RefuserLine.state.desc(),
                 RefuserLine.notified_at.desc(),
                 RefuserLine.id.desc(),
             )
@@ -556,7 +578,9 @@ def list_incoming_lines(
             query = query.where(Dossier.specialty_id.in_(actor.specialty_ids))
         if specialty_id is not None:
             query = query.where(Dossier.specialty_id == specialty_id)
-        rows, total, page = _paginate(session, query, page, size)
+        rows, total, page, more = _paginate(
+            session, query, page, size, limit=None if exact else COUNT_LIMIT
+        )
         items = [
             IncomingRow(
                 line_id=r[0],
@@ -573,12 +597,16 @@ def list_incoming_lines(
             )
             for r in rows
         ]
-        return Page(items, total, page, size)
+        return Page(items, total, page, size, more)
+
+
+if not LineState.AWAITING.value > LineState.ANSWERED.value:  # list_incoming_lines' order
+    raise AssertionError("LineState.AWAITING must sort after LineState.ANSWERED")
 
 
 def count_awaiting_answers(db: Database, actor: Actor) -> int:
     """How many sent lines wait for the answer of the actor's establishment."""
-    return list_incoming_lines(db, actor, state=LineState.AWAITING, page_size=1).total
+    return list_incoming_lines(db, actor, state=LineState.AWAITING, page_size=1, exact=True).total
 
 
 # --- history ----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from registre import dossiers
+from registre import dossiers, queries
 from registre.models import DossierState, LineState
 
 from . import apptest_helpers
@@ -207,6 +207,22 @@ def test_the_list_is_paginated_by_twenty(app_env):
     app.run()
     assert _caption(app) == ["Page 1 sur 2 — 25 élément(s)"]
     assert len(_mine(app)) == 20
+
+
+def test_a_list_longer_than_the_count_limit_says_plus_de(app_env, monkeypatch):
+    """Past ``queries.COUNT_LIMIT`` rows the count stops: « plus de … », ▶ still open."""
+    monkeypatch.setattr(queries, "COUNT_LIMIT", 21)
+    for minute in range(45):
+        app_env.draft(requested_at=at(2026, 11, 20, 3, minute))
+    app = open_page(REGISTRE, "declarant-req")
+    assert _caption(app) == ["Page 1 — plus de 21 élément(s) : affinez avec les filtres"]
+    app = click(app, "Suivants ▶")
+    assert _caption(app) == ["Page 2 — plus de 40 élément(s) : affinez avec les filtres"]
+    assert not button(app, "Suivants ▶").disabled
+    app = click(app, "Suivants ▶")
+    assert _caption(app) == ["Page 3 sur 3 — 45 élément(s)"]
+    assert len(_mine(app)) == 5
+    assert button(app, "Suivants ▶").disabled
 
 
 # --- opening a dossier from the list ----------------------------------------------------------

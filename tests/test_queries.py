@@ -19,6 +19,37 @@ def test_a_page_past_the_end_is_clamped_to_the_last_one(world, clock):
     assert (empty.page, empty.total, empty.items) == (1, 0, [])
 
 
+def test_a_long_list_is_counted_up_to_a_limit_past_the_page(world, clock, monkeypatch):
+    """The registry's lists stop counting ``COUNT_LIMIT`` rows past the page asked for (the
+    cost of a page must not grow with the registry): the total is then a lower bound
+    (``more``) and the next pages stay reachable; near the end the count is exact again."""
+    monkeypatch.setattr(queries, "COUNT_LIMIT", 3)
+    for _ in range(5):
+        world.draft("declarant_req")
+        clock.advance(minutes=1)
+    actor = world.actor("declarant_req")
+
+    def page(number: int) -> tuple[int, int, bool, int]:
+        found = queries.list_establishment_dossiers(world.db, actor, page=number, page_size=2)
+        return found.page, found.total, found.more, len(found.items)
+
+    assert page(1) == (1, 3, True, 2)  # « plus de 3 »
+    assert page(2) == (2, 4, True, 2)
+    assert page(3) == (3, 5, False, 1)  # exact: the end is in sight
+    assert page(9) == (3, 5, False, 1)
+
+
+def test_the_awaiting_count_is_exact_whatever_the_limit(world, clock, monkeypatch):
+    monkeypatch.setattr(queries, "COUNT_LIMIT", 1)
+    for _ in range(3):
+        world.finalised(lines=("ref",))
+        clock.advance(minutes=1)
+    referent = world.actor("referent_ref")
+    assert queries.count_awaiting_answers(world.db, referent) == 3
+    listed = queries.list_incoming_lines(world.db, referent, page_size=1)
+    assert (listed.total, listed.more) == (1, True)
+
+
 def test_lines_awaiting_an_answer_come_first(world, clock):
     first = world.finalised(lines=("ref",))
     clock.advance(minutes=5)

@@ -119,15 +119,21 @@ def page_number(key: str, filters: object) -> int:
     return int(state["page"])
 
 
-def pager(key: str, page: int, pages: int, total: int) -> None:
+def pager(key: str, page: int, pages: int, total: int, more: bool = False) -> None:
+    """◀ ▶ and « Page 2 sur 5 — 112 élément(s) »; ``more``: the count stopped at ``total``
+    (« plus de 1 000 élément(s) »), the next pages stay open."""
     state = st.session_state[f"{key}-pager"]
     left, middle, right = st.columns([1, 2, 1])
     if left.button("◀ Précédents", key=f"{key}-prev", disabled=page <= 1):
         state["page"] = max(1, page - 1)
         st.rerun()
-    middle.caption(f"Page {page} sur {pages} — {total} élément(s)")
-    if right.button("Suivants ▶", key=f"{key}-next", disabled=page >= pages):
-        state["page"] = min(pages, page + 1)
+    if more:
+        shown = f"{total:,}".replace(",", "\u202f")
+        middle.caption(f"Page {page} — plus de {shown} élément(s) : affinez avec les filtres")
+    else:
+        middle.caption(f"Page {page} sur {pages} — {total} élément(s)")
+    if right.button("Suivants ▶", key=f"{key}-next", disabled=page >= pages and not more):
+        state["page"] = page + 1
         st.rerun()
 
 
