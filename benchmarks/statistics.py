@@ -1274,7 +1274,8 @@ def figures_statement(db: Database, actor: Actor, perspective: Perspective) -> t
     scope = stats.scope_of(actor, perspective)
     with captured(db) as statements, db.read() as session:
         stats.aggregate_rows(session, scope, stats.default_filters())
-    return next((s, p) for s, p in statements if s.lstrip().upper().startswith(("SELECT", "WITH")))
+    # The last one: on PostgreSQL a look-up of the period's dossier numbers comes first.
+    return [(s, p) for s, p in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))][-1]
 
 
 def query_plan(db: Database, statement: str, parameters: Any) -> list[str]:

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import pandas as pd
 from sqlalchemy import (
     Float,
+    Interval,
     Select,
     String,
     case,
@@ -44,7 +45,11 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
+    tuple_,
+    type_coerce,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -148,10 +153,16 @@ def _in_departements(departements: tuple[str, ...]) -> Any:
     return select(Establishment.id).where(Establishment.departement.in_(departements))
 
 
-def refusal_conditions(scope: Scope, filters: StatsFilters) -> list[ColumnElement[bool]]:
-    """WHERE of every statistic and export, over ``RefuserLine`` joined to ``Dossier``."""
+def _period(filters: StatsFilters) -> tuple[datetime, datetime]:
+    """The period's bounds in UTC: from the start day's midnight to the day after the end."""
     start = as_utc(datetime.combine(filters.start, datetime.min.time()))
     end = as_utc(datetime.combine(filters.end + timedelta(days=1), datetime.min.time()))
+    return start, end
+
+
+def refusal_conditions(scope: Scope, filters: StatsFilters) -> list[ColumnElement[bool]]:
+    """WHERE of every statistic and export, over ``RefuserLine`` joined to ``Dossier``."""
+    start, end = _period(filters)
     where: list[ColumnElement[bool]] = [
         RefuserLine.removed_at.is_(None),
         RefuserLine.state.in_(SENT_STATES),
@@ -407,8 +418,11 @@ def aggregate_rows(
     (``WITH scope AS MATERIALIZED``), then each ``GROUP BY`` runs over them, joined by
     ``UNION ALL``. Measured at a million dossiers (``benchmarks/``), 2 to 5 times faster than a
     statement per aggregate, each joining the two tables again. ``kinds`` restricts to some
-    aggregates (the benchmark times them one by one)."""
+    aggregates (the benchmark times them one by one). PostgreSQL takes a faster road to the
+    same rows (``_postgresql_rows``); this one is SQLite's."""
     wanted = [k for k in AGGREGATES[scope.perspective] if kinds is None or k in kinds]
+    if session.get_bind().dialect.name == "postgresql":
+        return _postgresql_rows(session, scope, filters, wanted)
     s = (
         refusals_query(
             scope,
@@ -494,6 +508,182 @@ def aggregate_rows(
         )
     queries = list(parts.values())
     return list(session.execute(queries[0].union_all(*queries[1:])).all())
+
+
+# Each aggregate's GROUPING SETS keys on PostgreSQL (names of the ``scope`` columns): the
+# figures are the empty set, the grand total.
+_GROUPING_KEYS: dict[str, tuple[str, ...]] = {
+    "figures": (),
+    "daily": ("requested_day", "specialty_id"),
+    "establishments": ("side",),
+    "weekday_hour": ("requested_weekday", "requested_hour"),
+    "requester_motifs": ("stated_id",),
+    "refuser_motifs": ("answered_id",),
+    "concordance": ("stated_id", "answered_id"),
+}
+
+# ``percentile_disc(p)`` is the value of rank ceil(p × n): 0.5 gives the lower middle one,
+# (n + 1) // 2, and 0.5 + ε (0 < ε ≤ 1 / 2n) the upper one, (n + 2) // 2 (the same when n is
+# odd); 1e-12 holds up to 5 × 10¹¹ delays, far above any registry.
+_MIDDLE_RANKS = (0.5, 0.5 + 1e-12)
+
+
+def _dossier_id_band(session: Session, filters: StatsFilters) -> list[ColumnElement[bool]]:
+    """``dossier_id BETWEEN`` the lowest and highest number of the period's dossiers: implied
+    by the join, so it changes no row, but ids are given at creation, so in time order, and the
+    band lets PostgreSQL read only the period's refuser lines through ``ix_refuser_lines_dossier``
+    instead of the whole table (the 12 months of 1,000,000 dossiers: 573,000 lines of 1.6
+    million; the join 600 → 200 ms). Should ids not follow time, the band only widens. Looked
+    up first so that the planner sees the values (as parameters of a later statement, it
+    would guess). ``FILTER (WHERE true)`` keeps ``min``/``max`` from walking the primary key
+    from each end past every older or newer dossier: they read the period's index range
+    instead (70 ms)."""
+    start, end = _period(filters)
+    low, high = session.execute(
+        select(func.min(Dossier.id).filter(true()), func.max(Dossier.id).filter(true())).where(
+            Dossier.requested_at >= start, Dossier.requested_at < end
+        )
+    ).one()
+    if low is None:  # no dossier in the period: nothing to count anyway
+        return []
+    return [RefuserLine.dossier_id.between(low, high), Dossier.id.between(low, high)]
+
+
+def _postgresql_rows(
+    session: Session, scope: Scope, filters: StatsFilters, wanted: list[str]
+) -> list[Any]:
+    """``aggregate_rows`` on PostgreSQL: the same rows, several times faster. Measured on the
+    whole region's 12 months at 1,000,000 dossiers (573,000 refusals; ``benchmarks/``), from
+    2.2 s to about 0.9 s:
+    - the scope keeps only the columns counted (the state as a boolean, the delay already
+      subtracted) and, for the ARS, the refuser lines of the period's dossier numbers
+      (``_dossier_id_band``), which also lets PostgreSQL join them in parallel;
+    - the per-refusal counts are ONE pass of ``GROUP BY GROUPING SETS`` over the scope (each
+      set a hash table) instead of one pass per ``GROUP BY``: 7 reads of 573,000 rows → 1;
+    - the dossier counts (all, with impact, per destination) are one ``count(DISTINCT)`` per
+      destination, summed for the totals: one sort instead of two;
+    - the median is ``percentile_disc`` of the delays as intervals, both middle values from
+      one sort, converted to hours afterwards (the hours of each of 343,000 delays, in
+      ``numeric``, and two window functions cost 350 ms; this, 150). The average of the two
+      middle values, as SQLite's window functions compute it, to the last bit."""
+    perspective = scope.perspective
+    answered = RefuserLine.state == LineState.ANSWERED
+    side = (
+        Dossier.requesting_establishment_id
+        if perspective is Perspective.REFUSER
+        else RefuserLine.refusing_establishment_id
+    )
+    query = refusals_query(
+        scope,
+        filters,
+        RefuserLine.dossier_id,
+        answered.label("answered"),
+        RefuserLine.is_line_holder,
+        side.label("side"),
+        RefuserLine.refusal_motif_id.label("stated_id"),
+        RefuserLine.answer_refusal_motif_id.label("answered_id"),
+        case((answered, RefuserLine.answered_at - RefuserLine.notified_at)).label("delay"),
+        Dossier.specialty_id,
+        Dossier.requested_day,
+        Dossier.requested_weekday,
+        Dossier.requested_hour,
+        Dossier.in_pdses_hours,
+        Dossier.impact,
+        Dossier.final_destination_id,
+    )
+    if perspective is Perspective.REGIONAL:
+        query = query.where(*_dossier_id_band(session, filters))
+    s = query.cte("scope").prefix_with("MATERIALIZED")
+    parts: list[Any] = []
+
+    dossiers = impact = None
+    if "figures" in wanted or "destinations" in wanted:
+        by_destination = [s.c.final_destination_id] if "destinations" in wanted else []
+        per_destination = (
+            select(
+                *by_destination,
+                func.count(distinct(s.c.dossier_id)).label("dossiers"),
+                func.count(distinct(case((s.c.impact.is_(True), s.c.dossier_id)))).label("impact"),
+            )
+            .group_by(*by_destination)
+            .cte("per_destination")
+        )
+        dossiers = select(func.sum(per_destination.c.dossiers)).scalar_subquery()
+        impact = select(func.sum(per_destination.c.impact)).scalar_subquery()
+        if by_destination:
+            parts.append(
+                _part(
+                    "destinations",
+                    (per_destination.c.final_destination_id,),
+                    (per_destination.c.dossiers,),
+                )
+            )
+
+    sets = {kind: keys for kind, keys in _GROUPING_KEYS.items() if kind in wanted}
+    if sets:
+        names = list(dict.fromkeys(name for keys in sets.values() for name in keys))
+        grouped = (
+            select(
+                (func.grouping(*(s.c[n] for n in names)) if names else literal(0)).label("g"),
+                *(s.c[n] for n in names),
+                func.count().label("n"),
+                _count_if(s.c.answered).label("answered"),
+                _count_if(s.c.is_line_holder).label("holders"),
+                _count_if(s.c.in_pdses_hours.is_(False)).label("outside"),
+            )
+            .group_by(func.grouping_sets(*(tuple_(*(s.c[n] for n in k)) for k in sets.values())))
+            .cte("grouped")
+        )
+        g = grouped.c
+
+        def rows_of(kind: str) -> ColumnElement[bool]:
+            # GROUPING() has a bit per key, the first one highest, set when not grouped by.
+            mask = sum(
+                1 << (len(names) - 1 - i) for i, n in enumerate(names) if n not in sets[kind]
+            )
+            return g.g == mask
+
+        if "figures" in sets:
+            parts.append(_part("figures", values=(g.n, dossiers, impact)).where(rows_of("figures")))
+            parts.append(
+                _part("figures2", values=(g.answered, g.holders, g.outside)).where(
+                    rows_of("figures")
+                )
+            )
+        for kind, values in (
+            ("daily", (g.n,)),
+            ("establishments", (g.n, g.holders)),
+            ("weekday_hour", (g.n,)),
+            ("requester_motifs", (g.n,)),
+        ):
+            if kind in sets:
+                keys = tuple(g[n] for n in sets[kind])
+                parts.append(_part(kind, keys, values).where(rows_of(kind)))
+        for kind in ("refuser_motifs", "concordance"):
+            if kind in sets:
+                keys = tuple(g[n] for n in sets[kind])
+                parts.append(
+                    _part(kind, keys, (g.n,)).where(rows_of(kind), g.answered_id.is_not(None))
+                )
+
+    if "median" in wanted:
+        middle = (
+            select(
+                type_coerce(
+                    func.percentile_disc(postgresql.array(_MIDDLE_RANKS)).within_group(s.c.delay),
+                    postgresql.ARRAY(Interval),
+                ).label("delays")
+            )
+            .where(s.c.delay.is_not(None))
+            .subquery("middle")
+        )
+
+        def hours(delay: Any) -> Any:
+            return extract("epoch", delay) / 3600.0
+
+        both = hours(middle.c.delays[1]) + hours(middle.c.delays[2])
+        parts.append(_part("median", values=(both / 2.0,)).select_from(middle))
+    return list(session.execute(parts[0].union_all(*parts[1:])).all())
 
 
 def _compute(session: Session, scope: Scope, filters: StatsFilters) -> Statistics:
