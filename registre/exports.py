@@ -45,7 +45,7 @@ from registre.models import (
 )
 from registre.permissions import Perspective
 from registre.report_statistics import reports_query
-from registre.statistics import Scope, StatsFilters, refusals_query, scope_of, shared_cache
+from registre.statistics import Scope, StatsFilters, refusals_query, scope_of
 from registre.timeutil import format_datetime, to_paris
 from registre.workflow import DOSSIER_STATE_LABELS, LINE_STATE_LABELS, REPORT_STATE_LABELS
 
@@ -442,23 +442,12 @@ def too_large_message(total: int, rows: str = "refus") -> str | None:
     )
 
 
-# The counts the statistics page shows beside its export buttons, kept as long as its figures
-# (``REGISTRE_STATISTICS_CACHE_SECONDS``): uncached, counting the whole region's refusals
-# took 345 ms of every rerun of the ARS's page at a million dossiers (benchmarks/).
-_count_cache = shared_cache()
-
-
 def count_rows(db: Database, actor: Actor, perspective: Perspective, filters: StatsFilters) -> int:
     """How many refusals an export would hold (the page tells before anyone waits)."""
     filters.validate()
     with db.read() as session:
         scope = scope_of(fresh_actor(session, actor), perspective)
-
-    def run() -> int:
-        with db.read() as session:
-            return _count(session, scope, filters)
-
-    return _count_cache.get_or_compute(("refusals", id(db), scope, filters), run)
+        return _count(session, scope, filters)
 
 
 def export_tables(
@@ -540,12 +529,7 @@ def count_report_rows(
     filters.validate()
     with db.read() as session:
         scope = scope_of(fresh_actor(session, actor), perspective)
-
-    def run() -> int:
-        with db.read() as session:
-            return _report_count(session, scope, filters)
-
-    return _count_cache.get_or_compute(("reports", id(db), scope, filters), run)
+        return _report_count(session, scope, filters)
 
 
 def report_table(

@@ -19,7 +19,7 @@ from datetime import date, datetime
 import openpyxl
 import pytest
 
-from registre import exports, statistics
+from registre import exports, report_statistics, statistics
 from registre.errors import PermissionDenied, ValidationError
 from registre.exports import export_tables, neutralise, to_csv, to_xlsx
 from registre.models import AGE_BAND_LABELS, SEX_LABELS, URGENCY_LABELS, AgeBand, Service, Sex
@@ -337,16 +337,35 @@ def test_the_export_follows_the_filters(world, registry):
     assert exports.count_rows(world.db, world.actor("directeur_ref"), REFUSER, PERIOD) == 1
 
 
-def test_the_counts_beside_the_buttons_are_kept_as_long_as_the_figures(world, registry, clock):
-    """The page's « N refus » are cached with the statistics (a minute by default): a new
-    dossier shows after ``statistics.clear_cache`` (or the minute), the export itself counts
-    afresh."""
-    assert exports.count_rows(world.db, world.actor("ars"), REGIONAL, PERIOD) == 4
-    make_dossier(world, clock, when=at(2026, 3, 10, 22, 0), lines=(("ref", LIT),))
-    assert exports.count_rows(world.db, world.actor("ars"), REGIONAL, PERIOD) == 4
-    assert len(tables_of(world, "ars", REGIONAL)["Refus"].rows) == 5
-    statistics.clear_cache()
-    assert exports.count_rows(world.db, world.actor("ars"), REGIONAL, PERIOD) == 5
+@pytest.mark.parametrize(
+    ("name", "perspective"),
+    [
+        ("coordinateur_req", REQUESTER),
+        ("coordinateur_ref", REFUSER),
+        ("directeur_ref", REFUSER),
+        ("ars", REGIONAL),
+    ],
+)
+@pytest.mark.parametrize("refuser", [None, "ref", "paris"])
+def test_the_export_holds_the_refusals_and_reports_the_statistics_count(
+    world, registry, report_registry, name, perspective, refuser
+):
+    """The statistics page announces its exports' sizes from its figures (no second count):
+    the same rows, for every perspective and filter."""
+    filters = StatsFilters(
+        start=PERIOD.start,
+        end=PERIOD.end,
+        refusing_establishment_id=world.est[refuser] if refuser else None,
+    )
+    actor = world.actor(name)
+    stats = statistics.compute(world.db, actor, perspective, filters)
+    reports = report_statistics.compute(world.db, actor, perspective, filters)
+    assert (
+        exports.count_rows(world.db, actor, perspective, filters) == stats.figure("refusals").value
+    )
+    assert exports.count_report_rows(world.db, actor, perspective, filters) == reports.total
+    if name == "ars" and refuser is None:
+        assert (stats.figure("refusals").value, reports.total) >= (4, 1)
 
 
 @pytest.mark.parametrize(
