@@ -158,21 +158,23 @@ else:
     chart_block(
         f"Refus par {GRANULARITIES[granularity].lower()} et par spécialité",
         "periodes",
-        series_chart(per_period, granularity),
+        lambda data: series_chart(data, granularity),
         per_period,
+        granularity,
     )
     holder_column = "Titulaire de ligne"
     chart_block(
         stats.establishments_title,
         "etablissements",
-        bar_chart(stats.establishments, "Établissement", "Refus", color=holder_column),
+        lambda data: bar_chart(data, "Établissement", "Refus", color=holder_column),
         stats.establishments,
+        holder_column,
     )
     if stats.requester_motifs is not None:
         chart_block(
             "Motifs de refus déclarés par les demandeurs",
             "motifs-demandeurs",
-            bar_chart(stats.requester_motifs, "Motif", "Refus"),
+            lambda data: bar_chart(data, "Motif", "Refus"),
             stats.requester_motifs,
         )
     if stats.refuser_motifs is not None:
@@ -181,27 +183,27 @@ else:
             if perspective is Perspective.REGIONAL
             else "Motifs de refus déclarés par mon établissement (réponses)",
             "motifs-refuseurs",
-            bar_chart(stats.refuser_motifs, "Motif", "Refus"),
+            lambda data: bar_chart(data, "Motif", "Refus"),
             stats.refuser_motifs,
         )
     if stats.concordance is not None:
         chart_block(
             "Concordance des motifs (demandeur × refuseur, refus ayant reçu une réponse)",
             "concordance",
-            heatmap(stats.concordance, "Motif du refuseur", "Motif du demandeur", "Refus"),
+            lambda data: heatmap(data, "Motif du refuseur", "Motif du demandeur", "Refus"),
             stats.concordance,
         )
     chart_block(
         "Refus par jour de la semaine et heure de la demande",
         "jour-heure",
-        weekday_hour_chart(stats.weekday_hour),
+        weekday_hour_chart,
         stats.weekday_hour,
     )
     if stats.destinations is not None:
         chart_block(
             "Destinations finales des patients",
             "destinations",
-            bar_chart(stats.destinations, "Destination", "Dossiers"),
+            lambda data: bar_chart(data, "Destination", "Dossiers"),
             stats.destinations,
         )
 
@@ -239,30 +241,28 @@ else:
         f"Fonctionnements non conformes par {GRANULARITIES[report_granularity].lower()} "
         "et par spécialité",
         "signalements-periodes",
-        series_chart(reports_per_period, report_granularity, value),
+        lambda data: series_chart(data, report_granularity, value),
         reports_per_period,
+        (report_granularity, value),
     )
     chart_block(
         "Fonctionnements non conformes par type de dysfonctionnement",
         "signalements-types",
-        bar_chart(report_stats.types, "Type de dysfonctionnement", value),
+        lambda data: bar_chart(data, "Type de dysfonctionnement", value),
         report_stats.types,
     )
     chart_block(
         "Fonctionnements non conformes par spécialité",
         "signalements-specialites",
-        bar_chart(report_stats.specialties, "Spécialité", value),
+        lambda data: bar_chart(data, "Spécialité", value),
         report_stats.specialties,
     )
     if report_stats.concerned is not None:
         chart_block(
             report_stats.concerned_title,
             "signalements-concernes",
-            bar_chart(
-                report_stats.concerned,
-                "Établissement",
-                value,
-                color=report_statistics.HOLDER_COLUMN,
+            lambda data: bar_chart(
+                data, "Établissement", value, color=report_statistics.HOLDER_COLUMN
             ),
             report_stats.concerned,
         )
@@ -270,7 +270,7 @@ else:
         chart_block(
             report_stats.declaring_title,
             "signalements-declarants",
-            bar_chart(report_stats.declaring, "Établissement", value),
+            lambda data: bar_chart(data, "Établissement", value),
             report_stats.declaring,
         )
 

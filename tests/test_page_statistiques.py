@@ -372,3 +372,30 @@ def test_no_report_in_the_period_says_so(data):
         i.value for i in at.info
     ]
     assert REPORTS_CSV not in [b.label for b in at.get("download_button")]
+
+
+def test_a_chart_spec_is_built_once_per_content_and_variant():
+    """The Vega-Lite specs are kept by content: the same cells give the same spec (built
+    once), other cells or another variant another one, with their own data inline."""
+    import pandas as pd
+
+    from registre.web import stats_view
+
+    builds: list[int] = []
+
+    def build(data):
+        builds.append(len(data))
+        return stats_view.bar_chart(data, "Motif", "Refus")
+
+    first = pd.DataFrame({"Motif": ["Absence de lit", "Autre"], "Refus": [3, 1]})
+    spec = stats_view.vega_lite_spec(build, first, "essai")
+    again = stats_view.vega_lite_spec(build, first.copy(), "essai")
+    assert again is spec and builds == [2]
+    other = pd.DataFrame({"Motif": ["Absence de lit", "Autre"], "Refus": [3, 2]})
+    changed = stats_view.vega_lite_spec(build, other, "essai")
+    assert changed is not spec and builds == [2, 2]
+    assert stats_view.vega_lite_spec(build, first, "autre") is not spec
+    (values,) = spec["datasets"].values()
+    assert values == [{"Motif": "Absence de lit", "Refus": 3}, {"Motif": "Autre", "Refus": 1}]
+    assert spec["autosize"] == {"type": "fit-x", "contains": "padding"}
+    assert "config" not in spec  # no Altair theme: Streamlit's applies
