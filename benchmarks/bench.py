@@ -29,7 +29,8 @@ What it does, in order (progress on stderr, the table on stdout):
      registry page, then a dossier);
    - through nginx (Debian's package, the upstream of ``deploy/nginx/registre.conf``: sticky
      by the ``registre_route`` cookie, ``hash … consistent``; plain HTTP on loopback), the
-     mixed journey's throughput with one app process, then with two.
+     mixed journey's throughput with one app process, then with two, and the ``--sessions``
+     users again with two.
 
 Everything started is stopped at the end. On this 2-CPU machine the driver, PostgreSQL, nginx
 and the app processes share the CPUs: the driver's own parsing is part of every number.
@@ -397,10 +398,11 @@ def run(args: argparse.Namespace) -> tuple[list[Row], str]:
     plan = QUICK if args.quick else Plan(sessions=args.sessions, think=args.think)
     rows: list[Row] = []
     large_url, small_url = database_urls(args.database_url)
-    progress(f"Large database ({args.dossiers:_} dossiers)…")
-    large = prepare(large_url, args.dossiers, fresh=args.fresh, seed=args.seed)
-    progress(f"Small database ({args.small:_} dossiers)…")
-    small = prepare(small_url, args.small, fresh=args.fresh, seed=args.seed)
+    with contextlib.redirect_stdout(sys.stderr):  # the generator's progress: not the table
+        progress(f"Large database ({args.dossiers:_} dossiers)…")
+        large = prepare(large_url, args.dossiers, fresh=args.fresh, seed=args.seed)
+        progress(f"Small database ({args.small:_} dossiers)…")
+        small = prepare(small_url, args.small, fresh=args.fresh, seed=args.seed)
     version = database_version(large.url)
     if large.filled.seconds:
         rows.append(
@@ -512,15 +514,7 @@ def run(args: argparse.Namespace) -> tuple[list[Row], str]:
                 sessions=plan.sessions,
                 duration=plan.duration,
             )
-        rows.append(
-            Row(
-                f"{plan.sessions} sessions, réflexion {plan.think:g} s, page Registre, p95",
-                f"{ms(p(crowd, 'registre', 95))} (p50 {ms(p(crowd, 'registre', 50))}), "
-                f"{errors(crowd)}",
-                "≤ 2 000 ms, aucune erreur",
-                p(crowd, "registre", 95) <= 2000 and crowd.total_errors() == 0,
-            )
-        )
+        rows.append(crowd_row(crowd, plan, ", 1 processus"))
         rows.append(
             Row(
                 f"{plan.sessions} sessions : ouverture d'un dossier, p95",
@@ -568,12 +562,23 @@ def memory_rows(memory: load.MemoryReport, plan: Plan) -> list[Row]:
     return rows
 
 
+def crowd_row(crowd: load.Recorder, plan: Plan, where: str) -> Row:
+    return Row(
+        f"{plan.sessions} sessions, réflexion {plan.think:g} s, page Registre, p95{where}",
+        f"{ms(p(crowd, 'registre', 95))} (p50 {ms(p(crowd, 'registre', 50))}), {errors(crowd)}",
+        "≤ 2 000 ms, aucune erreur",
+        p(crowd, "registre", 95) <= 2000 and crowd.total_errors() == 0,
+    )
+
+
 def scale_out(servers: Servers, workdir: Path, url: str, plan: Plan) -> list[Row]:
-    """The mixed journey's throughput through nginx, one app process then two."""
+    """The mixed journey's throughput through nginx, one app process then two; with two,
+    the many users of ``plan.sessions`` too (the deployment of docs/deploiement.md)."""
     label = f"débit via nginx, {plan.scale_sessions} sessions, réflexion {plan.scale_think:g} s"
     if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
         return [Row(label, "non mesuré : nginx absent (apt-get install nginx)")]
     results: list[tuple[int, load.Recorder]] = []
+    crowd: load.Recorder | None = None
     for count in (1, 2):
         apps = [servers.app(url) for _ in range(count)]
         proxy, stop = start_nginx(workdir, [a.url for a in apps], f"nginx-{count}")
@@ -591,6 +596,15 @@ def scale_out(servers: Servers, workdir: Path, url: str, plan: Plan) -> list[Row
                     ),
                 )
             )
+            if count == 2:
+                progress(f"Through nginx, 2 processes, {plan.sessions} users, registry journey…")
+                crowd = drive(
+                    proxy,
+                    "registry",
+                    think=plan.think,
+                    sessions=plan.sessions,
+                    duration=plan.duration,
+                )
         finally:
             stop()
             for app in apps:
@@ -611,6 +625,8 @@ def scale_out(servers: Servers, workdir: Path, url: str, plan: Plan) -> list[Row
     (_, one), (_, two) = results
     gain = ratio(two.total_ok() / two.elapsed, one.total_ok() / one.elapsed)
     rows.append(Row("débit 2 processus / 1 processus", times(gain)))
+    if crowd is not None:
+        rows.append(crowd_row(crowd, plan, ", 2 processus derrière nginx"))
     return rows
 
 

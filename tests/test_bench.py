@@ -35,11 +35,12 @@ def test_make_bench_prints_its_table(tmp_path, capsys):
         "mémoire, 2 sessions inactives",
         "mémoire, 4 sessions inactives",
         "mémoire après 6 sessions ouvertes et fermées",
-        "3 sessions, réflexion 0.2 s, page Registre, p95",
+        "3 sessions, réflexion 0.2 s, page Registre, p95, 1 processus",
         "3 sessions : ouverture d'un dossier, p95",
         "débit via nginx, 3 sessions, réflexion 0.2 s, 1 processus",
         "débit via nginx, 3 sessions, réflexion 0.2 s, 2 processus",
         "débit 2 processus / 1 processus",
+        "3 sessions, réflexion 0.2 s, page Registre, p95, 2 processus derrière nginx",
     ]
     assert len(measures) == len(expected), measures
     for measure, start in zip(measures, expected, strict=True):
@@ -48,6 +49,6 @@ def test_make_bench_prints_its_table(tmp_path, capsys):
         value = line.split("|")[2]
         assert re.search(r"\d", value), line
         assert "erreurs" not in value, line  # « 0 erreur » only
-    assert re.search(r"^cibles tenues : \d+ sur 8$", out, re.MULTILINE)
+    assert re.search(r"^cibles tenues : \d+ sur 9$", out, re.MULTILINE)
     # The generated databases are there for the next run (reused, not regenerated).
     assert (tmp_path / "bench.sqlite3").exists() and (tmp_path / "bench_small.sqlite3").exists()
