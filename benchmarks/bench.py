@@ -57,13 +57,16 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from benchmarks import load
 from benchmarks import statistics as gen
+from registre.accounts import AccountInput, create_account
 from registre.db import Database, normalise_url
 from registre.migrate import upgrade
+from registre.models import Account, Role
+from registre.seed_data import ESTABLISHMENTS
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432"
 SMALL_SUFFIX = "_small"
@@ -74,6 +77,53 @@ USERNAMES = {
     "coordinateur": "bench-coordinateur",
     "ars": "bench-ars",
 }
+# The many users log in with accounts of their own (one account for all would make their
+# logins wait for each other: a login writes the account's row).
+CROWD = {
+    "referent": "bench-referent-{n}",
+    "registre": "bench-referent-{n}",
+    "coordinateur": "bench-coordinateur-{n}",
+    "ars": "bench-ars-{n}",
+}
+CROWD_ACCOUNTS = 100
+
+
+def crowd_accounts(url: str, count: int) -> None:
+    """``count`` accounts per profile of ``CROWD``, like the generator's own (Henri-Mondor's
+    Référent PDSES and Coordinateur PDSES, the whole region's ARS); kept between runs."""
+    db = Database(url)
+    first_service = next(
+        e["services"][0] for e in ESTABLISHMENTS if e["finess"] == gen.COORDINATOR_FINESS
+    )
+    try:
+        with db.transaction() as session:
+            present = set(
+                session.scalars(select(Account.username).where(Account.username.like("bench-%-%")))
+            )
+            for n in range(1, count + 1):
+                for template, role, finess, service in (
+                    (CROWD["referent"], Role.REFERENT, gen.COORDINATOR_FINESS, first_service),
+                    (CROWD["coordinateur"], Role.COORDINATEUR, gen.COORDINATOR_FINESS, None),
+                    (CROWD["ars"], Role.ARS, None, None),
+                ):
+                    username = template.replace("{n}", str(n))
+                    if username in present:
+                        continue
+                    create_account(
+                        session,
+                        AccountInput(
+                            username=username,
+                            display_name=username,
+                            email=f"{username}@bench.example.org",
+                            role=role,
+                            password=gen.PASSWORD,
+                            establishment_finess=finess,
+                            service_name=service,
+                        ),
+                        rounds=gen.BCRYPT_ROUNDS,
+                    )
+    finally:
+        db.dispose()
 
 
 def progress(message: str) -> None:
@@ -356,13 +406,15 @@ QUICK = Plan(
 )
 
 
-def drive(url: str, journey: str, *, think: float, **kw: Any) -> load.Recorder:
+def drive(url: str, journey: str, *, think: float, crowd: bool = False, **kw: Any) -> load.Recorder:
+    """``crowd``: each user logs in with an account of its own (``CROWD``)."""
     cfg = load.LoadConfig(
         url=url,
         journey=journey,
         think=think,
         password=gen.PASSWORD,
-        usernames=USERNAMES,
+        usernames=CROWD if crowd else USERNAMES,
+        accounts=CROWD_ACCOUNTS if crowd else 0,
         timeout=120.0,
         **kw,
     )
@@ -404,6 +456,7 @@ def run(args: argparse.Namespace) -> tuple[list[Row], str]:
         progress(f"Small database ({args.small:_} dossiers)…")
         small = prepare(small_url, args.small, fresh=args.fresh, seed=args.seed)
     version = database_version(large.url)
+    crowd_accounts(large.url, CROWD_ACCOUNTS)
     if large.filled.seconds:
         rows.append(
             Row(
@@ -510,6 +563,7 @@ def run(args: argparse.Namespace) -> tuple[list[Row], str]:
             crowd = drive(
                 app.url,
                 "registry",
+                crowd=True,
                 think=plan.think,
                 sessions=plan.sessions,
                 duration=plan.duration,
@@ -590,6 +644,7 @@ def scale_out(servers: Servers, workdir: Path, url: str, plan: Plan) -> list[Row
                     drive(
                         proxy,
                         "mixed",
+                        crowd=True,
                         think=plan.scale_think,
                         sessions=plan.scale_sessions,
                         duration=plan.scale_duration,
@@ -601,6 +656,7 @@ def scale_out(servers: Servers, workdir: Path, url: str, plan: Plan) -> list[Row
                 crowd = drive(
                     proxy,
                     "registry",
+                    crowd=True,
                     think=plan.think,
                     sessions=plan.sessions,
                     duration=plan.duration,

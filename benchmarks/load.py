@@ -463,6 +463,7 @@ class LoadConfig:
     seed: int = 1
     floor: bool = False
     usernames: dict[str, str] = field(default_factory=dict)  # profile name → account
+    accounts: int = 0  # > 0: a username's « {n} » is the user's number modulo this, from 1
 
     def profile(self, index: int) -> Profile:
         if self.floor:
@@ -472,6 +473,8 @@ class LoadConfig:
         if self.dossier and "dossier" not in steps:
             steps = (*steps, "dossier")  # the ARS reads the dossier by its URL
         username = self.user or self.usernames.get(profile.name) or profile.username
+        if self.accounts > 0:
+            username = username.replace("{n}", str(index % self.accounts + 1))
         return Profile(profile.name, username, steps)
 
 

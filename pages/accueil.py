@@ -14,7 +14,7 @@ from registre.web.navigation import (
 )
 from registre.web.resources import database
 from registre.web.views import show_profile
-from registre.web.widgets import show_flash
+from registre.web.widgets import count_text, show_flash
 
 actor = require_actor()
 
@@ -25,11 +25,14 @@ show_profile(actor)
 if actor.role in ESTABLISHMENT_ROLES:
     waiting = queries.count_awaiting_answers(database(), actor)
     if waiting:
-        st.warning(f"🔔 {waiting} refus adressé(s) à votre établissement attend(ent) sa réponse.")
+        st.warning(
+            f"🔔 {count_text(waiting)} refus adressé(s) à votre établissement attend(ent) sa "
+            "réponse."
+        )
     reports_waiting = report_queries.count_awaiting_reports(database(), actor)
     if reports_waiting:
         st.warning(
-            f"🔔 {reports_waiting} fonctionnement(s) non conforme(s) concernant votre "
+            f"🔔 {count_text(reports_waiting)} fonctionnement(s) non conforme(s) concernant votre "
             "établissement attend(ent) sa réponse."
         )
     st.page_link(NON_CONFORME, label="Fonctionnement non conforme", icon="⚠️")

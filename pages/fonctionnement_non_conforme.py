@@ -21,6 +21,7 @@ from registre.web.widgets import (
     choice_box,
     clear_errors,
     combine_paris,
+    count_text,
     dt,
     errors_for,
     field_errors,
@@ -188,7 +189,8 @@ STATES = {None: "Tous (sauf retirés)"} | {
 waiting = report_queries.count_awaiting_reports(db, actor)
 if waiting:
     st.warning(
-        f"{waiting} signalement(s) concernant votre établissement attend(ent) sa réponse : "
+        f"{count_text(waiting)} signalement(s) concernant votre établissement attend(ent) sa "
+        "réponse : "
         "voir « Signalements concernant votre établissement » ci-dessous.",
         icon="🔔",
     )
@@ -212,7 +214,7 @@ else:
         "Etablissement concerné",
         "titulaire de la ligne PDSES",
     )
-    pager("fnc-declares", declared.page, declared.pages, declared.total)
+    pager("fnc-declares", declared.page, declared.pages, declared.total, declared.more)
 
 st.subheader("Signalements concernant votre établissement")
 concerning_state = st.selectbox(
@@ -231,4 +233,4 @@ else:
         "Établissement déclarant",
         "votre établissement est titulaire de la ligne",
     )
-    pager("fnc-recus", concerning.page, concerning.pages, concerning.total)
+    pager("fnc-recus", concerning.page, concerning.pages, concerning.total, concerning.more)

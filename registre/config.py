@@ -61,6 +61,7 @@ class Settings:
     cookie_expiry_days: float = 0.5
     background_duties: bool = True
     statistics_cache_seconds: float = 60.0
+    db_pool_size: int = 10
 
     def require_cookie_key(self) -> str:
         """The cookie key signs the login cookie: a default one would let anyone forge it."""
@@ -110,11 +111,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         reminder_days = int(get("REGISTRE_REMINDER_DAYS") or 7)
         cookie_expiry_days = float(get("REGISTRE_COOKIE_EXPIRY_DAYS") or 0.5)
         statistics_cache_seconds = float(get("REGISTRE_STATISTICS_CACHE_SECONDS") or 60)
+        db_pool_size = int(get("REGISTRE_DB_POOL_SIZE") or 10)
     except ValueError as exc:
         raise ConfigurationError(
-            "REGISTRE_REMINDER_DAYS, REGISTRE_COOKIE_EXPIRY_DAYS et "
-            "REGISTRE_STATISTICS_CACHE_SECONDS doivent être des nombres."
+            "REGISTRE_REMINDER_DAYS, REGISTRE_COOKIE_EXPIRY_DAYS, "
+            "REGISTRE_STATISTICS_CACHE_SECONDS et REGISTRE_DB_POOL_SIZE doivent être des nombres."
         ) from exc
+    if db_pool_size < 1:
+        raise ConfigurationError("REGISTRE_DB_POOL_SIZE doit valoir au moins 1.")
     if statistics_cache_seconds < 0:
         raise ConfigurationError("REGISTRE_STATISTICS_CACHE_SECONDS ne peut pas être négatif.")
     return Settings(
@@ -129,4 +133,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         cookie_expiry_days=cookie_expiry_days,
         background_duties=_truthy(get("REGISTRE_BACKGROUND") or "1"),
         statistics_cache_seconds=statistics_cache_seconds,
+        db_pool_size=db_pool_size,
     )

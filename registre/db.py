@@ -42,7 +42,10 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(url: str) -> Engine:
+DEFAULT_POOL_SIZE = 10
+
+
+def make_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -61,10 +64,15 @@ def make_engine(url: str) -> Engine:
         return engine
     # JIT compilation costs more than it saves on the statistics' queries (measured at a
     # million dossiers: about a second per page, benchmarks/statistics.py).
+    # A connection opened beyond ``pool_size`` (the overflow) is closed as soon as it is
+    # returned: under load (100 users, make bench) the constant new connections, each a new
+    # PostgreSQL backend, took the CPUs with 5; ``REGISTRE_DB_POOL_SIZE`` (10) sets the
+    # connections kept per process. The overflow stays, for bursts (never a wait, so never a
+    # deadlock of a thread that would hold one connection and ask for another).
     return create_engine(
         url,
         pool_pre_ping=True,
-        pool_size=5,
+        pool_size=pool_size,
         max_overflow=10,
         connect_args={"options": "-c jit=off"},
     )
@@ -73,9 +81,9 @@ def make_engine(url: str) -> Engine:
 class Database:
     """An engine and its session factory."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.url = normalise_url(url)
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(self.url, pool_size)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -117,12 +125,11 @@ _lock = threading.Lock()
 
 def get_database(url: str | None = None) -> Database:
     """One ``Database`` per URL for the whole process (the app's sessions share the pool)."""
-    if url is None:
-        from registre.config import load_settings
+    from registre.config import load_settings
 
-        url = load_settings().database_url
-    key = normalise_url(url)
+    settings = load_settings()
+    key = normalise_url(url or settings.database_url)
     with _lock:
         if key not in _databases:
-            _databases[key] = Database(key)
+            _databases[key] = Database(key, settings.db_pool_size)
         return _databases[key]

@@ -28,6 +28,7 @@ from registre.models import (
 from registre.permissions import ViewKind, get_report_abilities, report_view_kind
 from registre.queries import (
     Choice,
+    Count,
     HistoryEntry,
     Page,
     _choices,
@@ -273,7 +274,7 @@ def _list(
                 is_line_holder=r[7],
             )
 
-        return paginate(session, query, page, page_size, make)
+        return paginate(session, query, page, page_size, make, limited=True)
 
 
 def list_declared_reports(
@@ -320,9 +321,11 @@ def list_concerning_reports(
     )
 
 
-def count_awaiting_reports(db: Database, actor: Actor) -> int:
-    """How many reports wait for the answer of the actor's establishment."""
-    return list_concerning_reports(db, actor, state=ReportState.AWAITING, page_size=1).total
+def count_awaiting_reports(db: Database, actor: Actor) -> Count:
+    """How many reports wait for the answer of the actor's establishment (up to
+    ``queries.COUNT_LIMIT``)."""
+    found = list_concerning_reports(db, actor, state=ReportState.AWAITING, page_size=1)
+    return Count(found.total, found.more)
 
 
 # --- history ----------------------------------------------------------------------------

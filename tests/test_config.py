@@ -65,3 +65,18 @@ def test_statistics_cache_seconds_default_zero_and_bad_values(tmp_path, monkeypa
         load_settings({"REGISTRE_STATISTICS_CACHE_SECONDS": "une minute"})
     with pytest.raises(ConfigurationError, match="négatif"):
         load_settings({"REGISTRE_STATISTICS_CACHE_SECONDS": "-1"})
+
+
+def test_pool_size_of_postgresql_connections(tmp_path, monkeypatch):
+    from registre.db import Database
+
+    monkeypatch.setenv("REGISTRE_SECRETS_FILE", str(tmp_path / "absent.toml"))
+    assert load_settings({}).db_pool_size == 10
+    assert load_settings({"REGISTRE_DB_POOL_SIZE": "20"}).db_pool_size == 20
+    with pytest.raises(ConfigurationError, match="REGISTRE_DB_POOL_SIZE"):
+        load_settings({"REGISTRE_DB_POOL_SIZE": "dix"})
+    with pytest.raises(ConfigurationError, match="au moins 1"):
+        load_settings({"REGISTRE_DB_POOL_SIZE": "0"})
+    db = Database("postgresql+psycopg://registre@127.0.0.1:5432/registre", 20)
+    assert (db.engine.pool.size(), db.engine.pool._max_overflow) == (20, 10)  # type: ignore[attr-defined]
+    db.dispose()

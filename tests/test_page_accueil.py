@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from registre import reports
+from registre import queries, reports
 from registre.models import Account
 
 from . import apptest_helpers
@@ -266,6 +266,17 @@ def test_accueil_counts_the_refusals_awaiting_the_establishment(app_env):
     assert _awaiting(open_page(ACCUEIL, "referent-ref-orl")) == []
     answer(world, first.id)
     assert _awaiting(open_page(ACCUEIL, "declarant-ref")) == [message.format(1)]
+
+
+def test_accueil_says_plus_de_past_the_count_limit(app_env, monkeypatch):
+    """The count stops at ``queries.COUNT_LIMIT``: « plus de … » (a large hospital's years of
+    unanswered refusals are not counted at every Accueil)."""
+    monkeypatch.setattr(queries, "COUNT_LIMIT", 1)
+    app_env.finalised()
+    app_env.finalised()
+    assert _awaiting(open_page(ACCUEIL, "declarant-ref")) == [
+        "🔔 plus de 1 refus adressé(s) à votre établissement attend(ent) sa réponse."
+    ]
 
 
 def test_accueil_counts_the_reports_awaiting_the_establishment(app_env):

@@ -39,15 +39,18 @@ def test_a_long_list_is_counted_up_to_a_limit_past_the_page(world, clock, monkey
     assert page(9) == (3, 5, False, 1)
 
 
-def test_the_awaiting_count_is_exact_whatever_the_limit(world, clock, monkeypatch):
-    monkeypatch.setattr(queries, "COUNT_LIMIT", 1)
+def test_the_awaiting_count_stops_at_the_limit(world, clock, monkeypatch):
+    """Accueil's « 🔔 N refus … » counts up to ``COUNT_LIMIT`` (« plus de 2 »)."""
+    referent = world.actor("referent_ref")
+    assert queries.count_awaiting_answers(world.db, referent) == queries.Count(0)
     for _ in range(3):
         world.finalised(lines=("ref",))
         clock.advance(minutes=1)
-    referent = world.actor("referent_ref")
-    assert queries.count_awaiting_answers(world.db, referent) == 3
+    assert queries.count_awaiting_answers(world.db, referent) == queries.Count(3)
+    monkeypatch.setattr(queries, "COUNT_LIMIT", 2)
+    assert queries.count_awaiting_answers(world.db, referent) == queries.Count(2, more=True)
     listed = queries.list_incoming_lines(world.db, referent, page_size=1)
-    assert (listed.total, listed.more) == (1, True)
+    assert (listed.total, listed.more) == (2, True)
 
 
 def test_lines_awaiting_an_answer_come_first(world, clock):

@@ -340,7 +340,7 @@ def test_the_concerning_list_puts_the_awaiting_reports_first(world, clock):
     # withdrawn ones only on demand, like the registry's abandoned drafts
     assert [r.id for r in concerning.items] == [new_awaiting, old_awaiting, answered]
     assert [r.state for r in concerning.items[:2]] == [ReportState.AWAITING] * 2
-    assert report_queries.count_awaiting_reports(world.db, world.actor("referent_ref")) == 2
+    assert report_queries.count_awaiting_reports(world.db, world.actor("referent_ref")).value == 2
     # the declarer's list is simply latest first
     declared = report_queries.list_declared_reports(world.db, world.actor("declarant_req"))
     assert [r.id for r in declared.items] == [answered, new_awaiting, old_awaiting]
@@ -360,7 +360,7 @@ def test_lists_respect_the_specialty_limit(world):
     orl_referent = world.actor("referent_ref_orl")
     concerning = report_queries.list_concerning_reports(world.db, orl_referent)
     assert [r.id for r in concerning.items] == [orl]
-    assert report_queries.count_awaiting_reports(world.db, orl_referent) == 1
+    assert report_queries.count_awaiting_reports(world.db, orl_referent).value == 1
     full = report_queries.list_concerning_reports(world.db, world.actor("referent_ref"))
     assert sorted(r.id for r in full.items) == sorted([neuro, orl])
     declared_by_ref = declare(world, by="coordinateur_ref", concerned="req")

@@ -309,4 +309,4 @@ def test_a_withdrawn_report_stays_in_both_lists_on_demand(world):
         assert [(r.id, r.state, r.state_label) for r in page.items] == [
             (report_id, ReportState.WITHDRAWN, "Retiré")
         ]
-    assert report_queries.count_awaiting_reports(world.db, world.actor("referent_ref")) == 0
+    assert report_queries.count_awaiting_reports(world.db, world.actor("referent_ref")).value == 0

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from registre.queries import Choice
+from registre.queries import Choice, Count
 from registre.timeutil import format_datetime, now, to_paris
 
 E = TypeVar("E", bound=enum.Enum)
@@ -117,6 +117,12 @@ def page_number(key: str, filters: object) -> int:
     if state["filters"] != filters:
         state.update(filters=filters, page=1)
     return int(state["page"])
+
+
+def count_text(count: Count) -> str:
+    """« 12 », or « plus de 1 000 » when the count stopped there."""
+    shown = f"{count.value:,}".replace(",", "\u202f")
+    return f"plus de {shown}" if count.more else shown
 
 
 def pager(key: str, page: int, pages: int, total: int, more: bool = False) -> None:
