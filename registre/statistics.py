@@ -411,6 +411,18 @@ AGGREGATES: dict[Perspective, tuple[str, ...]] = {
 }
 
 
+# The dossier's columns that the aggregates group or count by (both engines' scopes).
+_DOSSIER_FACTS = (
+    Dossier.specialty_id,
+    Dossier.requested_day,
+    Dossier.requested_weekday,
+    Dossier.requested_hour,
+    Dossier.in_pdses_hours,
+    Dossier.impact,
+    Dossier.final_destination_id,
+)
+
+
 def aggregate_rows(
     session: Session, scope: Scope, filters: StatsFilters, kinds: tuple[str, ...] | None = None
 ) -> list[Any]:
@@ -437,13 +449,7 @@ def aggregate_rows(
             RefuserLine.notified_at,
             RefuserLine.answered_at,
             Dossier.requesting_establishment_id.label("requester_id"),
-            Dossier.specialty_id,
-            Dossier.requested_day,
-            Dossier.requested_weekday,
-            Dossier.requested_hour,
-            Dossier.in_pdses_hours,
-            Dossier.impact,
-            Dossier.final_destination_id,
+            *_DOSSIER_FACTS,
         )
         .cte("scope")
         .prefix_with("MATERIALIZED")
@@ -583,13 +589,7 @@ def _postgresql_rows(
         RefuserLine.refusal_motif_id.label("stated_id"),
         RefuserLine.answer_refusal_motif_id.label("answered_id"),
         case((answered, RefuserLine.answered_at - RefuserLine.notified_at)).label("delay"),
-        Dossier.specialty_id,
-        Dossier.requested_day,
-        Dossier.requested_weekday,
-        Dossier.requested_hour,
-        Dossier.in_pdses_hours,
-        Dossier.impact,
-        Dossier.final_destination_id,
+        *_DOSSIER_FACTS,
     )
     if perspective is Perspective.REGIONAL:
         query = query.where(*_dossier_id_band(session, filters))
