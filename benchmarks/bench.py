@@ -57,15 +57,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from benchmarks import load
 from benchmarks import statistics as gen
-from registre.accounts import AccountInput, create_account
 from registre.db import Database, normalise_url
 from registre.migrate import upgrade
-from registre.models import Account, Role
+from registre.models import Role
 from registre.seed_data import ESTABLISHMENTS
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432"
@@ -91,37 +90,22 @@ CROWD_ACCOUNTS = 100
 def crowd_accounts(url: str, count: int) -> None:
     """``count`` accounts per profile of ``CROWD``, like the generator's own (Henri-Mondor's
     Référent PDSES and Coordinateur PDSES, the whole region's ARS); kept between runs."""
-    db = Database(url)
     first_service = next(
         e["services"][0] for e in ESTABLISHMENTS if e["finess"] == gen.COORDINATOR_FINESS
     )
+    specs = [
+        gen.BenchAccount(template.replace("{n}", str(n)), role, finess, service)
+        for n in range(1, count + 1)
+        for template, role, finess, service in (
+            (CROWD["referent"], Role.REFERENT, gen.COORDINATOR_FINESS, first_service),
+            (CROWD["coordinateur"], Role.COORDINATEUR, gen.COORDINATOR_FINESS, None),
+            (CROWD["ars"], Role.ARS, None, None),
+        )
+    ]
+    db = Database(url)
     try:
         with db.transaction() as session:
-            present = set(
-                session.scalars(select(Account.username).where(Account.username.like("bench-%-%")))
-            )
-            for n in range(1, count + 1):
-                for template, role, finess, service in (
-                    (CROWD["referent"], Role.REFERENT, gen.COORDINATOR_FINESS, first_service),
-                    (CROWD["coordinateur"], Role.COORDINATEUR, gen.COORDINATOR_FINESS, None),
-                    (CROWD["ars"], Role.ARS, None, None),
-                ):
-                    username = template.replace("{n}", str(n))
-                    if username in present:
-                        continue
-                    create_account(
-                        session,
-                        AccountInput(
-                            username=username,
-                            display_name=username,
-                            email=f"{username}@bench.example.org",
-                            role=role,
-                            password=gen.PASSWORD,
-                            establishment_finess=finess,
-                            service_name=service,
-                        ),
-                        rounds=gen.BCRYPT_ROUNDS,
-                    )
+            gen.create_accounts(session, specs)
     finally:
         db.dispose()
 
@@ -211,8 +195,9 @@ def database_urls(url: str) -> tuple[str, str]:
 def prepare(url: str, dossiers: int, *, fresh: bool, seed: int) -> Prepared:
     """The database at ``url`` holding ``dossiers`` generated dossiers (reused when it holds
     them already, unless ``fresh``), analysed."""
-    if make_url(normalise_url(url)).get_backend_name() == "sqlite":
-        path = Path(make_url(normalise_url(url)).database or "")
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "")
         path.parent.mkdir(parents=True, exist_ok=True)
         if fresh:
             for suffix in ("", "-wal", "-shm"):
@@ -286,7 +271,7 @@ class Servers:
 
 
 @contextlib.contextmanager
-def started(servers: Servers, make: Callable[[], load.Server]) -> Iterator[load.Server]:
+def started(make: Callable[[], load.Server]) -> Iterator[load.Server]:
     """A server for one measure only (the CPUs are few: no idle server beside it)."""
     server = make()
     try:
@@ -473,16 +458,16 @@ def run(args: argparse.Namespace) -> tuple[list[Row], str]:
     servers = Servers(workdir, load.server_options(args.server_option))
     try:
         # 1. The floor and the registry page, one user.
-        with started(servers, servers.floor) as floor_server:
+        with started(servers.floor) as floor_server:
             progress("Floor: one user, reruns…")
             floor = one_user(floor_server.url, "mixed", plan.reruns, floor=True)
         floor_p50 = p(floor, "rerun", 50)
         rows.append(Row("plancher : st.write('ok'), relance, 1 session, p50", ms(floor_p50)))
 
-        with started(servers, lambda: servers.app(small.url)) as app:
+        with started(lambda: servers.app(small.url)) as app:
             progress(f"Registry page on {small.dossiers:_} dossiers, one user…")
             small_run = one_user(app.url, "registry-page", plan.reruns)
-        with started(servers, lambda: servers.app(large.url)) as app:
+        with started(lambda: servers.app(large.url)) as app:
             progress(f"Registry page on {large.dossiers:_} dossiers, one user…")
             large_run = one_user(app.url, "registry-page", plan.reruns)
         large_p50, small_p50 = p(large_run, "registre", 50), p(small_run, "registre", 50)
@@ -507,9 +492,7 @@ def run(args: argparse.Namespace) -> tuple[list[Row], str]:
         )
 
         # 2. Statistics, ARS, 12 months: uncached, then cached.
-        with started(
-            servers, lambda: servers.app(large.url, REGISTRE_STATISTICS_CACHE_SECONDS="0")
-        ) as app:
+        with started(lambda: servers.app(large.url, REGISTRE_STATISTICS_CACHE_SECONDS="0")) as app:
             progress("Statistics, ARS, uncached…")
             cold = one_user(app.url, "statistics", plan.statistics_runs)
         rows.append(
@@ -522,7 +505,7 @@ def run(args: argparse.Namespace) -> tuple[list[Row], str]:
             )
         )
 
-        with started(servers, lambda: servers.app(large.url)) as app:
+        with started(lambda: servers.app(large.url)) as app:
             progress("Statistics, ARS, cached…")
             warm = one_user(app.url, "statistics", plan.reruns)
             warm_p50 = p(warm, "statistiques", 50)
@@ -536,7 +519,7 @@ def run(args: argparse.Namespace) -> tuple[list[Row], str]:
             )
 
         # 3. Memory, on a fresh server.
-        with started(servers, lambda: servers.app(large.url)) as app:
+        with started(lambda: servers.app(large.url)) as app:
             progress("Memory…")
             cfg = load.LoadConfig(
                 url=app.url,
@@ -558,7 +541,7 @@ def run(args: argparse.Namespace) -> tuple[list[Row], str]:
         rows.extend(memory_rows(memory, plan))
 
         # 4. Many users with a think time.
-        with started(servers, lambda: servers.app(large.url)) as app:
+        with started(lambda: servers.app(large.url)) as app:
             progress(f"{plan.sessions} users, think {plan.think:g} s, registry journey…")
             crowd = drive(
                 app.url,

@@ -48,7 +48,7 @@ import random
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -426,29 +426,35 @@ def _accounts() -> list[BenchAccount]:
     return accounts
 
 
+def create_accounts(session: Any, specs: Iterable[BenchAccount]) -> None:
+    """The accounts of ``specs`` that do not exist yet, with ``PASSWORD`` (cheap bcrypt)."""
+    present = set(session.scalars(select(Account.username).where(Account.username.like("bench-%"))))
+    for spec in specs:
+        if spec.username in present:
+            continue
+        create_account(
+            session,
+            AccountInput(
+                username=spec.username,
+                display_name=spec.username.replace("-", " ").capitalize(),
+                email=f"{spec.username.replace('bench-', 'pdses-')}@bench.example.org",
+                role=spec.role,
+                password=PASSWORD,
+                establishment_finess=spec.finess,
+                service_name=spec.service,
+                departements=list(spec.departements),
+            ),
+            rounds=BCRYPT_ROUNDS,
+        )
+
+
 def load_reference(db: Database) -> Reference:
     """Reference lists, the seeded establishments and PDSES lines, the accounts (idempotent)."""
     with db.transaction() as session:
         load_reference_lists(session)
         load_establishments(session, ESTABLISHMENTS)
         load_pdses_lines(session, PDSES_LINES)
-        for spec in _accounts():
-            if session.scalar(select(Account.id).where(Account.username == spec.username)):
-                continue
-            create_account(
-                session,
-                AccountInput(
-                    username=spec.username,
-                    display_name=spec.username.replace("-", " ").capitalize(),
-                    email=f"{spec.username.replace('bench-', 'pdses-')}@bench.example.org",
-                    role=spec.role,
-                    password=PASSWORD,
-                    establishment_finess=spec.finess,
-                    service_name=spec.service,
-                    departements=list(spec.departements),
-                ),
-                rounds=BCRYPT_ROUNDS,
-            )
+        create_accounts(session, _accounts())
     with db.read() as session:
         ests = session.execute(
             select(Establishment.id, Establishment.finess, Establishment.departement)
@@ -1129,14 +1135,13 @@ def _cold(run: Callable[[], Any]) -> Any:
 
 def page(db: Database, actor: Actor, perspective: Perspective, filters: Any) -> Any:
     """What the statistics page does at each run: its options, the statistics of the
-    refusals and of the reports, the monthly series of the charts, the exports' counts."""
+    refusals and of the reports, the monthly series of the charts (the exports' sizes are the
+    figures' counts)."""
     stats.options(db, actor)
     result = stats.compute(db, actor, perspective, filters)
     stats.series(result, "mois")
     reports_result = report_statistics.compute(db, actor, perspective, filters)
     report_statistics.series(reports_result, "mois")
-    exports.count_rows(db, actor, perspective, filters)
-    exports.count_report_rows(db, actor, perspective, filters)
     return result
 
 

@@ -190,8 +190,7 @@ waiting = report_queries.count_awaiting_reports(db, actor)
 if waiting:
     st.warning(
         f"{count_text(waiting)} signalement(s) concernant votre établissement attend(ent) sa "
-        "réponse : "
-        "voir « Signalements concernant votre établissement » ci-dessous.",
+        "réponse : voir « Signalements concernant votre établissement » ci-dessous.",
         icon="🔔",
     )
 if can_declare_report(actor):

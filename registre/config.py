@@ -14,6 +14,8 @@ from typing import Any
 
 from registre.errors import ConfigurationError
 
+DEFAULT_POOL_SIZE = 10  # database connections kept per process (REGISTRE_DB_POOL_SIZE)
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "data" / "registre.sqlite3"
 DEFAULT_DEMO_PASSWORD = "demo-pdses-2026"  # noqa: S105 - printed demo default, never for production
@@ -61,7 +63,7 @@ class Settings:
     cookie_expiry_days: float = 0.5
     background_duties: bool = True
     statistics_cache_seconds: float = 60.0
-    db_pool_size: int = 10
+    db_pool_size: int = DEFAULT_POOL_SIZE
 
     def require_cookie_key(self) -> str:
         """The cookie key signs the login cookie: a default one would let anyone forge it."""
@@ -111,7 +113,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         reminder_days = int(get("REGISTRE_REMINDER_DAYS") or 7)
         cookie_expiry_days = float(get("REGISTRE_COOKIE_EXPIRY_DAYS") or 0.5)
         statistics_cache_seconds = float(get("REGISTRE_STATISTICS_CACHE_SECONDS") or 60)
-        db_pool_size = int(get("REGISTRE_DB_POOL_SIZE") or 10)
+        db_pool_size = int(get("REGISTRE_DB_POOL_SIZE") or DEFAULT_POOL_SIZE)
     except ValueError as exc:
         raise ConfigurationError(
             "REGISTRE_REMINDER_DAYS, REGISTRE_COOKIE_EXPIRY_DAYS, "

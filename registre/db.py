@@ -18,6 +18,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from registre.config import DEFAULT_POOL_SIZE, load_settings
+
 
 def normalise_url(url: str) -> str:
     """``postgresql://`` means psycopg 3 here (psycopg2 is not a dependency)."""
@@ -40,9 +42,6 @@ def _sqlite_begin(conn: Any) -> None:
     # that reads first and writes later can fail with "database is locked" under load.
     immediate = conn.get_execution_options().get("registre_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-DEFAULT_POOL_SIZE = 10
 
 
 def make_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
@@ -125,8 +124,6 @@ _lock = threading.Lock()
 
 def get_database(url: str | None = None) -> Database:
     """One ``Database`` per URL for the whole process (the app's sessions share the pool)."""
-    from registre.config import load_settings
-
     settings = load_settings()
     key = normalise_url(url or settings.database_url)
     with _lock:

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
+from registre.exports import grouped
 from registre.queries import Choice, Count
 from registre.timeutil import format_datetime, now, to_paris
 
@@ -121,8 +122,7 @@ def page_number(key: str, filters: object) -> int:
 
 def count_text(count: Count) -> str:
     """« 12 », or « plus de 1 000 » when the count stopped there."""
-    shown = f"{count.value:,}".replace(",", "\u202f")
-    return f"plus de {shown}" if count.more else shown
+    return f"plus de {grouped(count.value)}" if count.more else grouped(count.value)
 
 
 def pager(key: str, page: int, pages: int, total: int, more: bool = False) -> None:
@@ -134,8 +134,8 @@ def pager(key: str, page: int, pages: int, total: int, more: bool = False) -> No
         state["page"] = max(1, page - 1)
         st.rerun()
     if more:
-        shown = f"{total:,}".replace(",", "\u202f")
-        middle.caption(f"Page {page} — plus de {shown} élément(s) : affinez avec les filtres")
+        shown = count_text(Count(total, more=True))
+        middle.caption(f"Page {page} — {shown} élément(s) : affinez avec les filtres")
     else:
         middle.caption(f"Page {page} sur {pages} — {total} élément(s)")
     if right.button("Suivants ▶", key=f"{key}-next", disabled=page >= pages and not more):
