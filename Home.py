@@ -2,18 +2,21 @@
 
 import streamlit as st
 
+from registre.web.actions import page_guard
 from registre.web.auth import mark_chrome_rendered, pending_target, require_actor
 from registre.web.navigation import find_page, pages_for
 from registre.web.resources import start_background_duties
 
 st.set_page_config(page_title="Registre des refus PDSES", page_icon="🏥", layout="wide")
 
-start_background_duties()
-actor = require_actor(entrypoint=True)
-menu = pages_for(actor)
-page = st.navigation(menu, position="top")
-target = pending_target()
-if target is not None and (wanted := find_page(menu, target[0])) is not None:
-    st.switch_page(wanted, query_params=target[1])
-mark_chrome_rendered()
-page.run()
+# An error that escapes (the database down while the page reads, a bug) is shown in French.
+with page_guard():
+    start_background_duties()
+    actor = require_actor(entrypoint=True)
+    menu = pages_for(actor)
+    page = st.navigation(menu, position="top")
+    target = pending_target()
+    if target is not None and (wanted := find_page(menu, target[0])) is not None:
+        st.switch_page(wanted, query_params=target[1])
+    mark_chrome_rendered()
+    page.run()

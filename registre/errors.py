@@ -64,3 +64,44 @@ class ValidationError(RegistreError):
         for err in self.errors:
             out.setdefault(err.field, []).append(err.message)
         return out
+
+
+_CALL_IT = "Si le problème persiste, prévenez le service informatique."
+DATABASE_UNREACHABLE = (
+    f"La base de données est momentanément inaccessible. Réessayez dans un instant. {_CALL_IT}"
+)
+DATABASE_UNREACHABLE_WRITE = (
+    "La base de données est momentanément inaccessible : l'action n'a pas été enregistrée. "
+    f"Réessayez dans un instant. {_CALL_IT}"
+)
+DATABASE_CUT_AT_COMMIT = (
+    "La connexion à la base de données a été coupée pendant l'enregistrement : vérifiez si "
+    f"l'action a été prise en compte avant de la refaire. {_CALL_IT}"
+)
+
+
+class DatabaseUnavailable(RegistreError):
+    """The database cannot be reached or cannot write (restart, network, locked file…).
+    The transaction is rolled back; the technical cause goes to the log (``registre.db``)."""
+
+    def __init__(self, message: str = DATABASE_UNREACHABLE_WRITE) -> None:
+        super().__init__(message)
+
+
+class DatabaseReadOnly(DatabaseUnavailable):
+    def __init__(
+        self,
+        message: str = "La base de données est en lecture seule : l'action n'a pas été "
+        "enregistrée. Prévenez le service informatique (droits d'écriture sur la base de "
+        "données ou sur son dossier).",
+    ) -> None:
+        super().__init__(message)
+
+
+class DatabaseFull(DatabaseUnavailable):
+    def __init__(
+        self,
+        message: str = "Le disque de la base de données est plein : l'action n'a pas été "
+        "enregistrée. Prévenez le service informatique.",
+    ) -> None:
+        super().__init__(message)
