@@ -1,32 +1,51 @@
-"""Passwords and login: bcrypt, a password policy, and a lockout kept in the database.
+"""Passwords and login: bcrypt, a password policy, and lockouts kept in the database.
 
-The lockout (5 consecutive failures → 15 minutes) lives in the ``accounts`` table so that it
-survives a restart and holds across several app processes; a success resets it. Every
-success, failure and lockout is audited. The message never says whether the account exists.
+The account lockout (5 consecutive failures → 15 minutes) lives in the ``accounts`` table so
+that it survives a restart and holds across several app processes; a success resets it. A
+second limit counts the failures from one client address, whatever the account
+(``ADDRESS_MAX_FAILURES`` in ``ADDRESS_WINDOW``), so that trying many accounts from one place
+is stopped too. Every success, failure and lockout is audited. The message never says
+whether the account exists. Sessions and login cookies end after an idle time
+(``Settings.session_idle_minutes``): the account's last activity is kept, a minute precise.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import bcrypt
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from registre import audit
 from registre.actors import Actor
 from registre.db import Database
 from registre.errors import AuthenticationError, FieldError, ValidationError
-from registre.models import Account
+from registre.models import Account, LoginThrottle
 from registre.timeutil import now
+from registre.validation import characters_message, forbidden_character
 
 MAX_FAILURES = 5
 LOCK_DURATION = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_BYTES = 72
 LOGIN_FAILED_MESSAGE = "Identifiant ou mot de passe incorrect."
+# A hospital's staff may share one public address (NAT): far above what a few people mistyping
+# their passwords reach in 15 minutes, far below what trying a list of accounts needs.
+ADDRESS_MAX_FAILURES = 30
+ADDRESS_WINDOW = timedelta(minutes=15)
+ADDRESS_BLOCKED_MESSAGE = (
+    "Trop d'essais de connexion infructueux depuis votre poste ou votre réseau : "
+    "réessayez dans 15 minutes ou contactez l'administrateur du registre."
+)
+UNKNOWN_CLIENT = "inconnue"
+# The account's last activity is written at most once a minute (not at every rerun).
+SEEN_PRECISION = timedelta(minutes=1)
 # Shown under the form to everyone, so that a locked account answers exactly like a wrong
 # password or an unknown identifier: the message never tells whether an account exists.
 LOCKOUT_NOTICE = (
@@ -45,7 +64,10 @@ def password_problems(password: str) -> list[str]:
         problems.append(
             f"Le mot de passe doit comporter au moins {MIN_PASSWORD_LENGTH} caractères."
         )
-    if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+    code = forbidden_character(password)
+    if code is not None:  # also what UTF-8 cannot encode (a lone surrogate)
+        problems.append(characters_message("Le mot de passe", code))
+    elif len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
         problems.append(
             f"Le mot de passe ne doit pas dépasser {MAX_PASSWORD_BYTES} octets "
             "(les caractères accentués en comptent deux)."
@@ -63,7 +85,10 @@ def hash_password(password: str, *, rounds: int = 12) -> str:
 
 
 def check_password(password: str, password_hash: str) -> bool:
-    encoded = password.encode("utf-8")
+    try:
+        encoded = password.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no password holds one
+        return False
     if len(encoded) > MAX_PASSWORD_BYTES:
         return False
     try:
@@ -99,28 +124,108 @@ class LoginResult:
     message: str = ""
     actor: Actor | None = None
     locked: bool = False  # for the audit and the tests; never shown differently to the user
+    throttled: bool = False  # the client address is blocked (any account)
 
 
 def _hidden_identifier(username: str) -> str:
     """What was typed in « Identifiant » for an unknown account may be a mistyped password:
     only a digest is kept in the audit trail."""
-    return "sha256:" + hashlib.sha256(username.encode("utf-8")).hexdigest()[:16]
+    typed = username.encode("utf-8", "surrogatepass")
+    return "sha256:" + hashlib.sha256(typed).hexdigest()[:16]
 
 
-def authenticate(db: Database, username: str, password: str) -> LoginResult:
-    """Check a login; record the outcome (lockout counters and audit) in one transaction."""
+def client_address(peer: str | None, forwarded_for: str | None, trusted: Iterable[str]) -> str:
+    """The address a login comes from: the peer's, or, when the peer is a trusted reverse
+    proxy (nginx on loopback), the last address of ``X-Forwarded-For`` that is not one of
+    the trusted proxies (the ones before it may be forged by the client). ``peer`` is None
+    for loopback (as Streamlit reports it)."""
+    trusted = set(trusted)
+    peer = peer or "127.0.0.1"
+    if peer not in trusted:
+        return peer
+    hops = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
+    while hops and hops[-1] in trusted:
+        hops.pop()
+    return hops[-1] if hops else peer
+
+
+def _client_key(client: str | None) -> str:
+    return (client or UNKNOWN_CLIENT).strip()[:64] or UNKNOWN_CLIENT
+
+
+def _count_address_failure(session: Session, client: str) -> None:
+    """One more failed login from ``client``; past the limit the address is blocked."""
+    at = now()
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(LoginThrottle)
+        .values(client=client, failures=0, window_start=at)
+        .on_conflict_do_nothing(index_elements=["client"])
+    )
+    row = session.scalars(
+        select(LoginThrottle).where(LoginThrottle.client == client).with_for_update()
+    ).one()
+    if row.window_start <= at - ADDRESS_WINDOW:
+        row.failures, row.window_start = 0, at
+    row.failures += 1
+    if row.failures >= ADDRESS_MAX_FAILURES:
+        row.blocked_until = at + ADDRESS_WINDOW
+        row.failures, row.window_start = 0, at
+        audit.record(
+            session,
+            actor_id=None,
+            action="address_blocked",
+            entity="login_throttle",
+            client=client,
+            until=row.blocked_until,
+        )
+    # Rows of addresses quiet for two windows are forgotten.
+    session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.window_start < at - 2 * ADDRESS_WINDOW,
+            or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until < at),
+        )
+    )
+
+
+def authenticate(
+    db: Database, username: str, password: str, *, client: str | None = None
+) -> LoginResult:
+    """Check a login from the client address ``client`` (None when unknown); record the
+    outcome (lockout counters and audit) in one transaction."""
     username = normalise_username(username)
+    client = _client_key(client)
     if not username or not password:
         return LoginResult(False, "Saisissez votre identifiant et votre mot de passe.")
+    with db.read() as session:
+        blocked_until = session.scalar(
+            select(LoginThrottle.blocked_until).where(LoginThrottle.client == client)
+        )
+    if blocked_until is not None and blocked_until > now():
+        with db.transaction() as session:
+            audit.record(
+                session,
+                actor_id=None,
+                action="login_refused_address",
+                entity="login_throttle",
+                client=client,
+                username=_hidden_identifier(username),
+            )
+        return LoginResult(False, ADDRESS_BLOCKED_MESSAGE, throttled=True)
     # bcrypt (about 250 ms) runs before the write transaction: on SQLite a write transaction
     # holds the whole database's lock, and concurrent logins queued behind it until « database
     # is locked » (measured with benchmarks/load.py). An unknown account costs the same time.
-    with db.read() as session:
-        seen = session.scalar(select(Account.password_hash).where(Account.username == username))
+    # An identifier with a character no identifier holds (NUL, which PostgreSQL refuses; a
+    # lone surrogate, which cannot be encoded) is an unknown account, not sent to the database.
+    plausible = forbidden_character(username) is None
+    seen = None
+    if plausible:
+        with db.read() as session:
+            seen = session.scalar(select(Account.password_hash).where(Account.username == username))
     verified = check_password(password, seen or _DUMMY_HASH.decode("ascii"))
     with db.transaction() as session:
         # The row is locked: parallel attempts cannot lose an increment of the counter.
-        account = _load_account(session, username, for_update=True)
+        account = _load_account(session, username, for_update=True) if plausible else None
         at = now()
         if account is None or not account.active:
             audit.record(
@@ -131,7 +236,9 @@ def authenticate(db: Database, username: str, password: str) -> LoginResult:
                 entity_id=account.id if account else None,
                 username=username if account else _hidden_identifier(username),
                 reason="inactive" if account else "unknown",
+                client=client,
             )
+            _count_address_failure(session, client)
             return LoginResult(False, LOGIN_FAILED_MESSAGE)
         if account.locked_until is not None and account.locked_until > at:
             audit.record(
@@ -140,7 +247,9 @@ def authenticate(db: Database, username: str, password: str) -> LoginResult:
                 action="login_refused_locked",
                 entity="account",
                 entity_id=account.id,
+                client=client,
             )
+            _count_address_failure(session, client)
             return LoginResult(False, LOGIN_FAILED_MESSAGE, locked=True)
         if account.password_hash != seen:  # changed between the two reads: check again
             verified = check_password(password, account.password_hash)
@@ -153,7 +262,9 @@ def authenticate(db: Database, username: str, password: str) -> LoginResult:
                 entity="account",
                 entity_id=account.id,
                 failures=account.failed_attempts,
+                client=client,
             )
+            _count_address_failure(session, client)
             if account.failed_attempts >= MAX_FAILURES:
                 account.locked_until = at + LOCK_DURATION
                 account.failed_attempts = 0
@@ -170,23 +281,56 @@ def authenticate(db: Database, username: str, password: str) -> LoginResult:
         account.failed_attempts = 0
         account.locked_until = None
         account.last_login_at = at
+        account.last_seen_at = at
         audit.record(
             session,
             actor_id=account.id,
             action="login_succeeded",
             entity="account",
             entity_id=account.id,
+            client=client,
         )
         return LoginResult(True, actor=Actor.from_account(account))
 
 
-def load_actor(db: Database, username: str) -> Actor | None:
-    """The active account behind a session or a login cookie, else None."""
+def load_actor(
+    db: Database, username: str, *, logged_in_at: datetime | None = None
+) -> Actor | None:
+    """The active account behind a session, else None; with ``logged_in_at``, None too when
+    the account logged out since (« Se déconnecter » ends its sessions everywhere)."""
     with db.read() as session:
         account = _load_account(session, username)
         if account is None or not account.active:
             return None
+        revoked = account.sessions_revoked_at
+        if logged_in_at is not None and revoked is not None and revoked > logged_in_at:
+            return None
         return Actor.from_account(account)
+
+
+def record_activity(db: Database, actor: Actor) -> None:
+    """The account is in use now (at most one write a minute): its login cookie stays valid."""
+    at = now()
+    with db.transaction() as session:
+        session.execute(
+            update(Account)
+            .where(
+                Account.id == actor.id,
+                or_(Account.last_seen_at.is_(None), Account.last_seen_at < at - SEEN_PRECISION),
+            )
+            .values(last_seen_at=at)
+        )
+
+
+def record_session_expired(db: Database, actor: Actor) -> None:
+    with db.transaction() as session:
+        audit.record(
+            session,
+            actor_id=actor.id,
+            action="session_expired",
+            entity="account",
+            entity_id=actor.id,
+        )
 
 
 def fresh_actor(session: Session, actor: Actor) -> Actor:
@@ -243,13 +387,19 @@ def record_logout(db: Database, actor: Actor) -> None:
         )
 
 
-def load_actor_for_cookie(db: Database, username: str, issued_at: datetime) -> Actor | None:
-    """The account behind a login cookie, unless it is inactive or the cookie was issued
-    before a logout."""
+def load_actor_for_cookie(
+    db: Database, username: str, issued_at: datetime, *, idle: timedelta | None = None
+) -> Actor | None:
+    """The account behind a login cookie, unless it is inactive, the cookie was issued
+    before a logout, or (with ``idle``) the account has been idle longer than that."""
     with db.read() as session:
         account = _load_account(session, username)
         if account is None or not account.active:
             return None
+        if idle is not None:
+            seen = account.last_seen_at or account.last_login_at
+            if seen is None or seen + SEEN_PRECISION < now() - idle:
+                return None
         revoked = account.sessions_revoked_at
         if revoked is not None and issued_at <= revoked:
             return None

@@ -64,6 +64,10 @@ class Settings:
     background_duties: bool = True
     statistics_cache_seconds: float = 60.0
     db_pool_size: int = DEFAULT_POOL_SIZE
+    # A session (and the login cookie) ends after this long without any action.
+    session_idle_minutes: float = 30.0
+    # The reverse proxies whose X-Forwarded-For is believed (the login limit per address).
+    trusted_proxies: frozenset[str] = frozenset({"127.0.0.1", "::1"})
 
     def require_cookie_key(self) -> str:
         """The cookie key signs the login cookie: a default one would let anyone forge it."""
@@ -114,11 +118,17 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         cookie_expiry_days = float(get("REGISTRE_COOKIE_EXPIRY_DAYS") or 0.5)
         statistics_cache_seconds = float(get("REGISTRE_STATISTICS_CACHE_SECONDS") or 60)
         db_pool_size = int(get("REGISTRE_DB_POOL_SIZE") or DEFAULT_POOL_SIZE)
+        session_idle_minutes = float(get("REGISTRE_SESSION_IDLE_MINUTES") or 30)
     except ValueError as exc:
         raise ConfigurationError(
             "REGISTRE_REMINDER_DAYS, REGISTRE_COOKIE_EXPIRY_DAYS, "
-            "REGISTRE_STATISTICS_CACHE_SECONDS et REGISTRE_DB_POOL_SIZE doivent être des nombres."
+            "REGISTRE_STATISTICS_CACHE_SECONDS, REGISTRE_DB_POOL_SIZE et "
+            "REGISTRE_SESSION_IDLE_MINUTES doivent être des nombres."
         ) from exc
+    if session_idle_minutes <= 0:
+        raise ConfigurationError("REGISTRE_SESSION_IDLE_MINUTES doit être positif.")
+    proxies = get("REGISTRE_TRUSTED_PROXIES", "127.0.0.1,::1") or ""
+    trusted_proxies = frozenset(p.strip() for p in proxies.split(",") if p.strip())
     if db_pool_size < 1:
         raise ConfigurationError("REGISTRE_DB_POOL_SIZE doit valoir au moins 1.")
     if statistics_cache_seconds < 0:
@@ -136,4 +146,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         background_duties=_truthy(get("REGISTRE_BACKGROUND") or "1"),
         statistics_cache_seconds=statistics_cache_seconds,
         db_pool_size=db_pool_size,
+        session_idle_minutes=session_idle_minutes,
+        trusted_proxies=trusted_proxies,
     )

@@ -309,6 +309,9 @@ class Account(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Login cookies issued before this instant are refused (set by « Se déconnecter »).
     sessions_revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Last time a session of the account did something (at most a minute stale): a login
+    # cookie of an account idle longer than the configured idle time is refused.
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     establishment: Mapped[Establishment | None] = relationship()
@@ -317,6 +320,18 @@ class Account(Base):
     departements: Mapped[list[AccountDepartement]] = relationship(cascade="all, delete-orphan")
 
     __table_args__ = (Index("ix_accounts_establishment_role", "establishment_id", "role"),)
+
+
+class LoginThrottle(Base):
+    """Failed logins from one client address (any account) in the current window: trying
+    many accounts from one place is stopped too, not only each account's five attempts."""
+
+    __tablename__ = "login_throttle"
+
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 # --- dossiers -------------------------------------------------------------------------

@@ -80,3 +80,17 @@ def test_pool_size_of_postgresql_connections(tmp_path, monkeypatch):
     db = Database("postgresql+psycopg://registre@127.0.0.1:5432/registre", 20)
     assert (db.engine.pool.size(), db.engine.pool._max_overflow) == (20, 10)  # type: ignore[attr-defined]
     db.dispose()
+
+
+def test_session_idle_minutes_and_trusted_proxies(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGISTRE_SECRETS_FILE", str(tmp_path / "absent.toml"))
+    defaults = load_settings({})
+    assert defaults.session_idle_minutes == 30
+    assert defaults.trusted_proxies == {"127.0.0.1", "::1"}
+    assert load_settings({"REGISTRE_SESSION_IDLE_MINUTES": "10"}).session_idle_minutes == 10
+    with pytest.raises(ConfigurationError, match="REGISTRE_SESSION_IDLE_MINUTES"):
+        load_settings({"REGISTRE_SESSION_IDLE_MINUTES": "une demi-heure"})
+    with pytest.raises(ConfigurationError, match="positif"):
+        load_settings({"REGISTRE_SESSION_IDLE_MINUTES": "0"})
+    proxies = load_settings({"REGISTRE_TRUSTED_PROXIES": " 10.0.0.5 , ::1 "}).trusted_proxies
+    assert proxies == {"10.0.0.5", "::1"}

@@ -12,17 +12,20 @@ password check and the lockout are ours (``registre.auth``, in the database). Tw
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
+import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from registre import auth
+from registre import auth, timeutil
 from registre.actors import Actor
 from registre.errors import ConfigurationError, RegistreError, ValidationError
 from registre.models import Role
+from registre.validation import MAX_USERNAME_LENGTH
 from registre.web.resources import database, settings
 from registre.web.widgets import flash, md
 
@@ -36,24 +39,56 @@ _TARGET_KEY = "registre_after_login"
 _JUST_IN_KEY = "registre_just_logged_in"
 _LOGGED_OUT_KEY = "registre_logged_out"
 _MESSAGE_KEY = "registre_login_message"
+_DELETE_COOKIE_KEY = "registre_delete_cookie"
+_LOGGED_IN_AT_KEY = "registre_logged_in_at"
+_SEEN_KEY = "registre_last_seen"
+_TOUCHED_KEY = "registre_last_recorded"
+_EXPIRED_KEY = "registre_session_expired"
+_COOKIE_WRITER_KEY = "registre_cookie_writer"
 
 
-def _authenticator() -> Any:
-    conf = settings()
+def _cookie_key() -> str:
     try:
-        cookie_key = conf.require_cookie_key()
+        return settings().require_cookie_key()
     except ConfigurationError as exc:
         logger.error("Configuration : %s", exc.message)
         st.error(f"Configuration incomplète : {exc.message}", icon="⛔")
         st.stop()
+        raise  # st.stop() raises; for the type checker
+
+
+def _authenticator() -> Any:
+    """streamlit-authenticator, to write or delete the cookie; building it draws its cookie
+    component, which reruns the script once it has read the browser's cookies."""
     return stauth.Authenticate(
         credentials={"usernames": {}},
         cookie_name=COOKIE_NAME,
-        cookie_key=cookie_key,
-        cookie_expiry_days=conf.cookie_expiry_days,
+        cookie_key=_cookie_key(),
+        cookie_expiry_days=settings().cookie_expiry_days,
         auto_hash=False,
         login_sleep_time=0,
     )
+
+
+def _cookie_token() -> dict[str, Any] | None:
+    """The signed login cookie sent with this session's connection, checked as
+    streamlit-authenticator does (HS256, not expired), without drawing its component."""
+    if st.session_state.get("logout"):
+        return None  # logged out or expired in this session: the cookie is not used again
+    raw = st.context.cookies.get(COOKIE_NAME)
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        token = jwt.decode(raw, _cookie_key(), algorithms=["HS256"])
+    except jwt.PyJWTError:
+        return None
+    if not isinstance(token, dict) or "username" not in token or "exp_date" not in token:
+        return None
+    try:
+        expires = float(token["exp_date"])
+    except (TypeError, ValueError):
+        return None
+    return token if expires > time.time() else None
 
 
 def _start_session(actor: Actor) -> None:
@@ -65,6 +100,21 @@ def _start_session(actor: Actor) -> None:
     st.session_state["logout"] = None
     st.session_state[_ACTOR_KEY] = actor.username
     st.session_state[_ACTOR_ID_KEY] = actor.id
+    at = timeutil.now()
+    st.session_state[_LOGGED_IN_AT_KEY] = at
+    st.session_state[_SEEN_KEY] = at
+    st.session_state[_TOUCHED_KEY] = at
+
+
+def client_address() -> str:
+    """The client's address for the login limit (``registre.auth.client_address``)."""
+    peer = st.context.ip_address
+    forwarded = st.context.headers.get("X-Forwarded-For")
+    return auth.client_address(
+        peer if isinstance(peer, str) else None,  # AppTest gives a stand-in object
+        forwarded if isinstance(forwarded, str) else None,
+        settings().trusted_proxies,
+    )
 
 
 def _end_session() -> None:
@@ -85,7 +135,11 @@ def _session_actor() -> Actor | None:
     if not st.session_state.get("authentication_status"):
         return None
     username = st.session_state.get(_ACTOR_KEY)
-    actor = auth.load_actor(database(), username) if username else None
+    actor = (
+        auth.load_actor(database(), username, logged_in_at=st.session_state.get(_LOGGED_IN_AT_KEY))
+        if username
+        else None
+    )
     started_as = st.session_state.get(_ACTOR_ID_KEY)
     if actor is not None and started_as is not None and actor.id != started_as:
         # The account was renamed and its identifier given to another one: not the same
@@ -93,20 +147,45 @@ def _session_actor() -> Actor | None:
         actor = None
     if actor is None:
         _end_session()
+        return None
+    return _still_active(actor)
+
+
+def _idle_limit() -> timedelta:
+    return timedelta(minutes=settings().session_idle_minutes)
+
+
+def _still_active(actor: Actor) -> Actor | None:
+    """End the session after the configured idle time; else note the activity (in the
+    database at most once a minute: the login cookie of an idle account is refused too)."""
+    at = timeutil.now()
+    seen = st.session_state.get(_SEEN_KEY)
+    if seen is not None and at - seen > _idle_limit():
+        _end_session()
+        st.session_state["logout"] = True  # this session reads the cookie no more
+        st.session_state[_EXPIRED_KEY] = True
+        auth.record_session_expired(database(), actor)
+        return None
+    st.session_state[_SEEN_KEY] = at
+    touched = st.session_state.get(_TOUCHED_KEY)
+    if touched is None or at - touched >= auth.SEEN_PRECISION:
+        auth.record_activity(database(), actor)
+        st.session_state[_TOUCHED_KEY] = at
     return actor
 
 
-def _from_cookie(authenticator: Any) -> Actor | None:
-    token = authenticator.cookie_controller.get_cookie()
-    if not token or "username" not in token or "exp_date" not in token:
+def _from_cookie() -> Actor | None:
+    token = _cookie_token()
+    if token is None:
         return None
     # streamlit-authenticator signs {username, exp_date}; the issue date follows from the
     # configured lifetime, and a logout refuses every cookie issued before it.
     lifetime = timedelta(days=settings().cookie_expiry_days)
     issued_at = datetime.fromtimestamp(float(token["exp_date"]), UTC) - lifetime
-    actor = auth.load_actor_for_cookie(database(), token["username"], issued_at)
+    actor = auth.load_actor_for_cookie(database(), token["username"], issued_at, idle=_idle_limit())
     if actor is not None:
         _start_session(actor)
+        auth.record_activity(database(), actor)
     return actor
 
 
@@ -117,25 +196,36 @@ def _remember_target() -> None:
         st.session_state[_TARGET_KEY] = (path, st.query_params.to_dict())
 
 
-def _login_form(authenticator: Any) -> Actor | None:
+def _login_form(authenticator: Any = None) -> Actor | None:
     _remember_target()
     area = st.empty()
     with area.container():
         st.title("Registre des refus PDSES")
         if st.session_state.pop(_LOGGED_OUT_KEY, False):
             st.info("Vous êtes déconnecté.")
+        if st.session_state.pop(_EXPIRED_KEY, False):
+            minutes = f"{settings().session_idle_minutes:g}"
+            st.info(
+                f"Votre session a expiré après {minutes} minutes sans activité : "
+                "reconnectez-vous pour continuer."
+            )
         with st.form("connexion", clear_on_submit=False):
             st.subheader("Connexion")
-            username = st.text_input("Identifiant", autocomplete="username")
+            username = st.text_input(
+                "Identifiant", autocomplete="username", max_chars=MAX_USERNAME_LENGTH
+            )
             password = st.text_input(
-                "Mot de passe", type="password", autocomplete="current-password"
+                "Mot de passe",
+                type="password",
+                autocomplete="current-password",
+                max_chars=auth.MAX_PASSWORD_BYTES,
             )
             submitted = st.form_submit_button("Se connecter", type="primary")
         message = st.empty()
         st.caption(auth.LOCKOUT_NOTICE)
     if not submitted:
         return None
-    result = auth.authenticate(database(), username, password)
+    result = auth.authenticate(database(), username, password, client=client_address())
     if not result.ok or result.actor is None:
         message.error(result.message)
         return None
@@ -143,7 +233,8 @@ def _login_form(authenticator: Any) -> Actor | None:
     st.session_state[_JUST_IN_KEY] = True
     area.empty()
     # The cookie component is rendered outside ``area`` so that clearing the form keeps it.
-    authenticator.cookie_controller.set_cookie()
+    st.session_state[_COOKIE_WRITER_KEY] = True
+    (authenticator or _authenticator()).cookie_controller.set_cookie()
     return result.actor
 
 
@@ -194,14 +285,21 @@ def password_change_form(actor: Actor) -> None:
     # the user corrects one field without typing everything again).
     generation = st.session_state.get(_PASSWORD_FORM_KEY, 0)
     with st.form(f"changer-mot-de-passe-{generation}"):
-        current = st.text_input("Mot de passe actuel", type="password")
+        current = st.text_input(
+            "Mot de passe actuel", type="password", max_chars=auth.MAX_PASSWORD_BYTES
+        )
         new = st.text_input(
             "Nouveau mot de passe",
             type="password",
             help="Au moins 12 caractères ; une phrase de passe est plus sûre et plus facile à "
             "retenir.",
+            max_chars=auth.MAX_PASSWORD_BYTES,
         )
-        again = st.text_input("Confirmation du nouveau mot de passe", type="password")
+        again = st.text_input(
+            "Confirmation du nouveau mot de passe",
+            type="password",
+            max_chars=auth.MAX_PASSWORD_BYTES,
+        )
         submitted = st.form_submit_button("Changer mon mot de passe", type="primary")
     if not submitted:
         return
@@ -223,20 +321,35 @@ def password_change_form(actor: Actor) -> None:
 
 
 def _authenticate_and_draw() -> Actor:
-    authenticator = _authenticator()
-    actor = _session_actor() or _from_cookie(authenticator)
+    _cookie_key()  # a missing key is said at once, not at the first login
+    deleting = st.session_state.pop(_DELETE_COOKIE_KEY, False)
+    # The cookie component is drawn only where it is needed: from the login form on, and
+    # in the sessions that wrote or deleted the cookie (then in every run, as
+    # streamlit-authenticator does, so that it is never removed before it is done). A
+    # session opened with a valid cookie (a reload) never draws it: its first value would
+    # rerun the script at once and swallow a click made in that instant (« Se déconnecter »
+    # right after a reload was lost once in 25 in Chromium). Drawn once a run: two collide.
+    authenticator: Any = None
+    if deleting or st.session_state.get(_COOKIE_WRITER_KEY):
+        authenticator = _authenticator()
+    if deleting:
+        # The run right after « Se déconnecter »: the browser deletes its cookie (the
+        # component reruns the script once done; the server refuses that cookie anyway).
+        authenticator.cookie_controller.delete_cookie()
+        st.session_state[_COOKIE_WRITER_KEY] = True
+        st.session_state[_LOGGED_OUT_KEY] = True
+        st.session_state.pop(_TARGET_KEY, None)
+    actor = _session_actor() or _from_cookie()
     if actor is None:
+        if authenticator is None:
+            # Drawn from the login form on, so that at the login it is already there to
+            # write the cookie (a component drawn for the first time in the login's own run
+            # was once removed by its own rerun before it had written).
+            authenticator = _authenticator()
         actor = _login_form(authenticator)
         if actor is None:
             st.stop()
-    _sidebar(authenticator, actor)
-    if not st.session_state.get("authentication_status"):
-        # Logged out just now: the cookie deletion component is on its way (it reruns the
-        # script); show the form now and say so on that rerun too.
-        st.session_state[_LOGGED_OUT_KEY] = True
-        st.session_state.pop(_TARGET_KEY, None)
-        _login_form(authenticator)
-        st.stop()
+    _sidebar(actor)
     return actor
 
 
@@ -255,7 +368,7 @@ def mark_chrome_rendered() -> None:
     st.session_state[_CHROME_KEY] = True
 
 
-def _sidebar(authenticator: Any, actor: Actor) -> None:
+def _sidebar(actor: Actor) -> None:
     with st.sidebar:
         st.markdown(f"**{md(actor.display_name)}**  \n{actor.role_label}")
         if settings().demo_mode:
@@ -270,9 +383,14 @@ def _sidebar(authenticator: Any, actor: Actor) -> None:
         st.sidebar.caption("Connexion…")
         return
     if st.session_state.get("authentication_status"):
-        authenticator.logout(
-            button_name="Se déconnecter",
-            location="sidebar",
-            key="registre_logout",
-            callback=lambda _info: auth.record_logout(database(), actor),
-        )
+        st.sidebar.button("Se déconnecter", key="registre_logout", on_click=_log_out, args=(actor,))
+
+
+def _log_out(actor: Actor) -> None:
+    """« Se déconnecter », in the button's callback: Streamlit runs it before the script, so
+    a run cut short by another rerun (the cookie component's, right after a reload) cannot
+    lose the click, as ``if st.button(…)`` did once in 25 logouts in Chromium."""
+    auth.record_logout(database(), actor)
+    _end_session()
+    st.session_state["logout"] = True  # streamlit-authenticator's cookie reader stops
+    st.session_state[_DELETE_COOKIE_KEY] = True

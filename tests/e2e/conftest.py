@@ -150,8 +150,34 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+
+
+def _diagnose(request, pg) -> None:  # type: ignore[no-untyped-def]
+    """A failed browser test leaves what CI needs to tell a lost click from a stuck server:
+    a screenshot, the page's text and the end of the server's log, in the test's report."""
+    name = request.node.name.replace("/", "_")[:120]
+    try:
+        screenshot(pg, f"echec-{name}")
+        text = pg.locator("body").inner_text(timeout=2_000)
+    except Exception as exc:  # the page may be gone: the log still helps
+        text = f"(page illisible : {exc})"
+    print(f"\n--- page at failure ({pg.url}) ---\n{text[-3000:]}")
+    if "server" in request.fixturenames:
+        log = request.getfixturevalue("server").log
+        print(f"--- end of {log} ---\n{log.read_text(errors='replace')[-6000:]}")
+
+
 @pytest.fixture
-def page(browser):  # type: ignore[no-untyped-def]
+def page(browser, request):  # type: ignore[no-untyped-def]
     context = browser.new_context(
         locale="fr-FR", timezone_id="Europe/Paris", viewport={"width": 1400, "height": 1000}
     )
@@ -163,6 +189,8 @@ def page(browser):  # type: ignore[no-untyped-def]
     expect.set_options(timeout=20_000)
     pg = context.new_page()
     yield pg
+    if request.node.stash.get(_FAILED, False):
+        _diagnose(request, pg)
     context.close()
 
 
