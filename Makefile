@@ -6,7 +6,7 @@ PYTHON ?= python3
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432
 
-.PHONY: run test test-pg bench lint format install install-dev clean
+.PHONY: run test test-pg bench lint format install install-dev clean audit secrets-baseline
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,16 @@ test-pg: $(VENV)/.installed-dev
 # (benchmarks/bench.py; about 25 minutes the first time, 15 once the databases exist).
 bench: $(VENV)/.installed-dev
 	$(PY) -m benchmarks.bench --database-url $(BENCH_DATABASE_URL) $(BENCH_ARGS)
+
+# Known vulnerabilities in the installed dependencies (pip-audit asks PyPI's advisory
+# database: it needs that network access, which the CI machine does not have).
+audit: $(VENV)/.installed-dev
+	$(PY) -m pip install --quiet pip-audit
+	$(VENV)/bin/pip-audit --progress-spinner off
+
+# After checking that each new finding is not a secret (tests/test_no_secrets.py).
+secrets-baseline: $(VENV)/.installed-dev
+	git ls-files -z | xargs -0 $(VENV)/bin/detect-secrets scan > .secrets.baseline
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
