@@ -3,6 +3,7 @@
 import streamlit as st
 
 from registre import documents, queries, report_queries
+from registre.validation import MAX_SEARCH_LENGTH
 from registre.web.auth import require_actor
 from registre.web.navigation import (
     DOSSIER,
@@ -14,7 +15,7 @@ from registre.web.navigation import (
 )
 from registre.web.resources import database
 from registre.web.views import show_profile
-from registre.web.widgets import count_text, show_flash
+from registre.web.widgets import count_text, md_label, show_flash
 
 actor = require_actor()
 
@@ -44,6 +45,7 @@ if actor.role in DOSSIER_READERS:
             "Numéro de dossier",
             placeholder="R-2026-000042",
             help="Un numéro en F- ouvre un fonctionnement non conforme.",
+            max_chars=MAX_SEARCH_LENGTH,
         )
         if st.form_submit_button("Ouvrir le dossier") and number.strip():
             wanted = number.strip()
@@ -56,7 +58,7 @@ if not docs:
     st.info("Aucun document n'est disponible pour le moment.")
 for doc in docs:
     st.download_button(
-        f"⬇️ {doc.title} ({doc.size // 1024 + 1} ko)",
+        f"⬇️ {md_label(doc.title)} ({doc.size // 1024 + 1} ko)",
         data=lambda key=doc.key: documents.read_document(database(), actor, key),
         file_name=doc.filename,
         mime=doc.mime,

@@ -6,11 +6,12 @@ from functools import partial
 import streamlit as st
 
 from registre import documents
+from registre.validation import MAX_LABEL_LENGTH, MAX_SORT_ORDER, MIN_SORT_ORDER
 from registre.web.actions import run_action
 from registre.web.auth import require_actor
 from registre.web.navigation import ADMIN_ROLES
 from registre.web.resources import database
-from registre.web.widgets import errors_for, field_errors, flash, md, show_flash
+from registre.web.widgets import errors_for, field_errors, flash, md, md_label, show_flash
 
 actor = require_actor(ADMIN_ROLES)
 db = database()
@@ -33,11 +34,17 @@ for doc in documents.list_documents(db, actor):
         continue
     scope = f"document-{doc.key}"
     errors = errors_for(scope)
-    with st.expander(f"📄 {doc.title} — {doc.filename}, {size}"):
+    with st.expander(f"📄 {md_label(doc.title)} — {md_label(doc.filename)}, {size}"):
         with st.form(scope):
-            title = st.text_input("Titre", value=doc.title)
+            title = st.text_input("Titre", value=doc.title, max_chars=MAX_LABEL_LENGTH)
             field_errors(errors, "title")
-            order = st.number_input("Ordre", value=doc.sort_order, step=1)
+            order = st.number_input(
+                "Ordre",
+                value=doc.sort_order,
+                step=1,
+                min_value=MIN_SORT_ORDER,
+                max_value=MAX_SORT_ORDER,
+            )
             replacement = st.file_uploader(f"Remplacer le fichier ({LIMIT})", type=ACCEPTED)
             field_errors(errors, "file")
             saved = st.form_submit_button("Enregistrer")
@@ -56,21 +63,23 @@ for doc in documents.list_documents(db, actor):
                 ),
             )
             if done:
-                flash(f"Document « {title.strip()} » enregistré.")
+                flash(f"Document « {md(title.strip())} » enregistré.")
                 st.rerun()
         confirm = st.checkbox("Je confirme le retrait de ce document", key=f"{scope}-confirmer")
         if st.button("Retirer le document", key=f"{scope}-retirer", disabled=not confirm):
             if run_action(scope, partial(documents.remove, db, actor, int(doc.key))):
-                flash(f"Document « {doc.title} » retiré.")
+                flash(f"Document « {md(doc.title)} » retiré.")
                 st.rerun()
 
 st.subheader("Ajouter un document")
 scope = "document-ajout"
 errors = errors_for(scope)
 with st.form(scope, clear_on_submit=True):
-    title = st.text_input("Titre")
+    title = st.text_input("Titre", max_chars=MAX_LABEL_LENGTH)
     field_errors(errors, "title")
-    order = st.number_input("Ordre", value=10, step=1)
+    order = st.number_input(
+        "Ordre", value=10, step=1, min_value=MIN_SORT_ORDER, max_value=MAX_SORT_ORDER
+    )
     uploaded = st.file_uploader(f"Fichier ({LIMIT})", type=ACCEPTED)
     field_errors(errors, "file")
     added = st.form_submit_button("Ajouter le document", type="primary")
@@ -81,5 +90,5 @@ if added:
         scope,
         partial(documents.upload, db, actor, title, uploaded.name, uploaded.getvalue(), int(order)),
     ):
-        flash(f"Document « {title.strip()} » ajouté.")
+        flash(f"Document « {md(title.strip())} » ajouté.")
         st.rerun()

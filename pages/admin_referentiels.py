@@ -12,6 +12,14 @@ from registre.errors import RegistreError
 from registre.models import LineKind
 from registre.queries import Choice
 from registre.referentials import LINE_KIND_LABELS, LISTS, EstablishmentFields, ListKind
+from registre.validation import (
+    MAX_EMAIL_LENGTH,
+    MAX_LABEL_LENGTH,
+    MAX_SEARCH_LENGTH,
+    MAX_SORT_ORDER,
+    MAX_TERRITORY_LENGTH,
+    MIN_SORT_ORDER,
+)
 from registre.web.actions import run_action
 from registre.web.auth import require_actor
 from registre.web.navigation import ADMIN_ROLES
@@ -22,6 +30,7 @@ from registre.web.widgets import (
     field_errors,
     flash,
     md,
+    md_label,
     page_number,
     pager,
     show_flash,
@@ -57,6 +66,7 @@ with etab_tab:
         "Rechercher un établissement",
         placeholder="nom, FINESS ou département",
         key="etab-recherche",
+        max_chars=MAX_SEARCH_LENGTH,
     )
     found = referentials.list_establishments(
         db, actor, search=search, page=page_number("etablissements", search), page_size=20
@@ -83,8 +93,11 @@ with etab_tab:
     errors = errors_for(scope)
     with st.form(scope):
         c1, c2 = st.columns(2)
-        number = c1.text_input("FINESS", value=current.finess if current else "")
-        name = c2.text_input("Nom", value=current.name if current else "")
+        # nine characters, typed with spaces or dots as well (« 910 020 254 »)
+        number = c1.text_input("FINESS", value=current.finess if current else "", max_chars=20)
+        name = c2.text_input(
+            "Nom", value=current.name if current else "", max_chars=MAX_LABEL_LENGTH
+        )
         with c1:
             field_errors(errors, "finess")
         with c2:
@@ -94,12 +107,17 @@ with etab_tab:
             "Département",
             value=current.departement if current else "",
             help="Vide : déduit du numéro FINESS.",
+            max_chars=3,
         )
         territory = c4.text_input(
-            "Territoire / GHT", value=(current.territory or "") if current else ""
+            "Territoire / GHT",
+            value=(current.territory or "") if current else "",
+            max_chars=MAX_TERRITORY_LENGTH,
         )
         director = c5.text_input(
-            "E-mail de la direction", value=(current.director_email or "") if current else ""
+            "E-mail de la direction",
+            value=(current.director_email or "") if current else "",
+            max_chars=MAX_EMAIL_LENGTH,
         )
         with c3:
             field_errors(errors, "departement")
@@ -110,7 +128,7 @@ with etab_tab:
         data = EstablishmentFields(number, name, departement, territory, director)
         done = run_action(scope, partial(referentials.save_establishment, db, actor, chosen, data))
         if done:
-            flash(f"Établissement « {name.strip()} » enregistré.")
+            flash(f"Établissement « {md(name.strip())} » enregistré.")
             st.session_state["etab-choisi"] = done.value
             st.rerun()
     if current:
@@ -139,7 +157,10 @@ with services_tab:
         for service in referentials.list_services(db, actor, est_id):
             cols = st.columns([3, 1.2, 1.2], vertical_alignment="bottom")
             new_name = cols[0].text_input(
-                "Nom du service", value=service.name, key=f"service-nom-{service.id}"
+                "Nom du service",
+                value=service.name,
+                key=f"service-nom-{service.id}",
+                max_chars=MAX_LABEL_LENGTH,
             )
             if cols[1].button("Renommer", key=f"service-renommer-{service.id}"):
                 if run_action(
@@ -158,13 +179,13 @@ with services_tab:
                 )
             field_errors(errors_for(f"service-{service.id}"), "name")
         with st.form(f"service-ajout-{est_id}", clear_on_submit=True):
-            added = st.text_input("Nouveau service")
+            added = st.text_input("Nouveau service", max_chars=MAX_LABEL_LENGTH)
             field_errors(errors_for(f"service-ajout-{est_id}"), "name")
             if st.form_submit_button("Ajouter le service") and run_action(
                 f"service-ajout-{est_id}",
                 partial(referentials.save_service, db, actor, est_id, None, added),
             ):
-                flash(f"Service « {added.strip()} » ajouté.")
+                flash(f"Service « {md(added.strip())} » ajouté.")
                 st.rerun()
 
 # --- lists ----------------------------------------------------------------------------------
@@ -182,12 +203,18 @@ with lists_tab:
         scope = f"liste-{kind.value}-{item.id}"
         cols = st.columns([3, 1, 2, 1.2, 1.2], vertical_alignment="bottom")
         label = cols[0].text_input(
-            "Libellé", value=item.label, key=f"{scope}-libelle", label_visibility="collapsed"
+            "Libellé",
+            value=item.label,
+            key=f"{scope}-libelle",
+            label_visibility="collapsed",
+            max_chars=MAX_LABEL_LENGTH,
         )
         order = cols[1].number_input(
             "Ordre",
             value=item.sort_order,
             step=1,
+            min_value=MIN_SORT_ORDER,
+            max_value=MAX_SORT_ORDER,
             key=f"{scope}-ordre",
             label_visibility="collapsed",
         )
@@ -215,15 +242,17 @@ with lists_tab:
     with st.form(scope, clear_on_submit=True):
         st.markdown(f"**Ajouter à « {spec.title} »**")
         c1, c2, c3 = st.columns([3, 1, 2])
-        label = c1.text_input("Libellé")
-        order = c2.number_input("Ordre", value=100, step=1)
+        label = c1.text_input("Libellé", max_chars=MAX_LABEL_LENGTH)
+        order = c2.number_input(
+            "Ordre", value=100, step=1, min_value=MIN_SORT_ORDER, max_value=MAX_SORT_ORDER
+        )
         flag = c3.checkbox(spec.flag_label) if spec.flag else False
         field_errors(errors_for(scope), "label")
         if st.form_submit_button("Ajouter") and run_action(
             scope,
             partial(referentials.save_item, db, actor, kind, None, label, int(order), flag),
         ):
-            flash(f"« {label.strip()} » ajouté.")
+            flash(f"« {md(label.strip())} » ajouté.")
             st.rerun()
 
 # --- PDSES lines ------------------------------------------------------------------------------
@@ -238,7 +267,9 @@ with lines_tab:
         col.markdown(f"**{title}**")
     for line in lines:
         cols = st.columns(widths, vertical_alignment="center")
-        if cols[0].button(line.specialty, key=f"ligne-{line.id}", help="Modifier cette ligne"):
+        if cols[0].button(
+            md_label(line.specialty), key=f"ligne-{line.id}", help="Modifier cette ligne"
+        ):
             st.session_state["ligne-choisie"] = line.id
             st.rerun()
         cols[1].markdown(md(line.establishment))
@@ -290,6 +321,7 @@ with lines_tab:
         "Territoire",
         value=(current_line.territory or "") if current_line else "",
         key=f"{scope}-territoire",
+        max_chars=MAX_TERRITORY_LENGTH,
     )
     if st.button("Enregistrer la ligne", type="primary", key=f"{scope}-enregistrer"):
         if run_action(

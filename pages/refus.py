@@ -16,6 +16,7 @@ from registre.errors import NotFound, PermissionDenied
 from registre.models import AGE_BAND_LABELS, SEX_LABELS, URGENCY_LABELS, LineState
 from registre.queries import RequesterView
 from registre.timeutil import to_paris
+from registre.validation import MAX_REASON_LENGTH, MAX_SHORT_TEXT_LENGTH, MAX_TEXT_LENGTH
 from registre.web.actions import run_action
 from registre.web.auth import require_actor
 from registre.web.navigation import DOSSIER, REFUS, REGISTRE, WRITER_ROLES
@@ -123,12 +124,14 @@ def refusers_section(view: RequesterView) -> None:
             key=f"{line_key}-autre",
             value=(editing_line.other_motif or "") if editing_line else "",
             help="Obligatoire si le motif du refus est « Autre ».",
+            max_chars=MAX_SHORT_TEXT_LENGTH,
         )
         field_errors(line_errors, "other_motif")
         line_comments = st.text_area(
             "Commentaires",
             key=f"{line_key}-commentaires",
             value=(editing_line.comments or "") if editing_line else "",
+            max_chars=MAX_TEXT_LENGTH,
         )
         field_errors(line_errors, "comments")
         label = "Enregistrer les modifications" if editing_line else "Ajouter le refuseur"
@@ -223,6 +226,7 @@ def dossier_form(view: RequesterView | None) -> None:
                 key=f"{KEY}-autre",
                 value=(view.request_other_motif or "") if view else "",
                 help="Obligatoire si le motif de la demande est « Autre ».",
+                max_chars=MAX_SHORT_TEXT_LENGTH,
             )
             field_errors(errors, "request_other_motif")
         urgency = enum_radio(
@@ -262,10 +266,14 @@ def dossier_form(view: RequesterView | None) -> None:
             key=f"{KEY}-impact-desc",
             value=(view.impact_description or "") if view else "",
             help="Obligatoire si la case ci-dessus est cochée.",
+            max_chars=MAX_TEXT_LENGTH,
         )
         field_errors(errors, "impact_description")
         comments = st.text_area(
-            "Commentaires", key=f"{KEY}-commentaires", value=(view.comments or "") if view else ""
+            "Commentaires",
+            key=f"{KEY}-commentaires",
+            value=(view.comments or "") if view else "",
+            max_chars=MAX_TEXT_LENGTH,
         )
         field_errors(errors, "comments")
         field_errors(errors, "lines")
@@ -320,7 +328,7 @@ def dossier_form(view: RequesterView | None) -> None:
             if done.value.unreached:
                 message += (
                     " Attention : aucun compte Coordinateur ou Référent PDSES n'est enregistré "
-                    f"pour {', '.join(done.value.unreached)} ; prévenez cet établissement par un "
+                    f"pour {', '.join(md(n) for n in done.value.unreached)} ; prévenez cet établissement par un "
                     "autre moyen (le refus apparaîtra dans son registre dès qu'un compte existera)."
                 )
             flash(message)
@@ -335,7 +343,9 @@ def dossier_form(view: RequesterView | None) -> None:
 def abandon_section(view: RequesterView) -> None:
     with st.expander("Abandonner ce brouillon"):
         scope = f"abandon-{view.id}"
-        reason = st.text_input("Motif de l'abandon", key=f"{KEY}-abandon")
+        reason = st.text_input(
+            "Motif de l'abandon", key=f"{KEY}-abandon", max_chars=MAX_REASON_LENGTH
+        )
         field_errors(errors_for(scope), "reason")
         abandon = partial(dossiers.abandon, db, actor, view.id, reason, view.version)
         if st.button("Abandonner le brouillon") and run_action(scope, abandon):

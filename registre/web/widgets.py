@@ -112,6 +112,15 @@ def md(text: Any) -> str:
     return value.replace("\n", "  \n")
 
 
+def md_label(text: Any) -> str:
+    """Escape user text for a widget label (a button, an expander): labels render inline
+    markdown only (bold, italics, code, links, images, maths), so fewer characters need it."""
+    value = str(text)
+    for char in "\\`*_[]<~$":
+        value = value.replace(char, "\\" + char)
+    return value
+
+
 def page_number(key: str, filters: object) -> int:
     """The current page of a paginated list; back to 1 when the filters change."""
     state = st.session_state.setdefault(f"{key}-pager", {"filters": filters, "page": 1})
