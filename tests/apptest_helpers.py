@@ -71,6 +71,7 @@ from streamlit.testing.v1 import AppTest
 from registre import dossiers, queries
 from registre.models import Dossier, Establishment
 from registre.web.navigation import (
+    ACCESSIBILITE,
     ACCUEIL,
     ADMIN_COMPTES,
     ADMIN_DOCUMENTS,
@@ -99,6 +100,7 @@ PAGE_FILES = (
     SIGNALEMENT,
     STATISTIQUES,
     MON_COMPTE,
+    ACCESSIBILITE,
     ADMIN_COMPTES,
     ADMIN_REFERENTIELS,
     ADMIN_DOCUMENTS,
@@ -339,7 +341,9 @@ def assert_login_form_only(at: AppTest, *absent: str) -> None:
     assert not at.exception, at.exception
     assert [ti.label for ti in at.text_input] == LOGIN_LABELS
     assert [b.label for b in at.button] == [LOGIN_BUTTON]
-    assert not at.selectbox and not at.text_area and not at.expander
+    assert not at.selectbox and not at.text_area
+    # Only the accessibility statement, public (registre.web.accessibility).
+    assert [e.label for e in at.expander] == ["Déclaration d'accessibilité"]
     text = page_text(at)
     for value in absent:
         assert value not in text

@@ -126,11 +126,13 @@ def test_the_gate_reloads_the_account_at_every_run(app_env):
 # --- the menu ---------------------------------------------------------------------------
 
 MON_COMPTE_ENTRY = ("Mon compte", "mon_compte", "visible")
-ACCUEIL_ENTRY = [("Accueil", "", "visible"), MON_COMPTE_ENTRY]
+ACCESSIBILITE_ENTRY = ("Accessibilité", "accessibilite", "visible")
+ACCUEIL_ENTRY = [("Accueil", "", "visible"), MON_COMPTE_ENTRY, ACCESSIBILITE_ENTRY]
 STATS_ENTRY = [
     ("Accueil", "", "visible"),
     ("Statistiques", "statistiques", "visible"),
     MON_COMPTE_ENTRY,
+    ACCESSIBILITE_ENTRY,
 ]
 ADMIN_MENU = [
     ("Comptes", "admin_comptes", "visible"),

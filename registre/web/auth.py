@@ -26,6 +26,7 @@ from registre.actors import Actor
 from registre.errors import ConfigurationError, RegistreError, ValidationError
 from registre.models import Role
 from registre.validation import MAX_USERNAME_LENGTH
+from registre.web.accessibility import render_accessibility_statement
 from registre.web.resources import database, settings
 from registre.web.widgets import flash, md
 
@@ -223,6 +224,9 @@ def _login_form(authenticator: Any = None) -> Actor | None:
             submitted = st.form_submit_button("Se connecter", type="primary")
         message = st.empty()
         st.caption(auth.LOCKOUT_NOTICE)
+        # Public services publish it where anyone can read it, logged in or not.
+        with st.expander("Déclaration d'accessibilité"):
+            render_accessibility_statement(title=False)
     if not submitted:
         return None
     result = auth.authenticate(database(), username, password, client=client_address())

@@ -20,6 +20,7 @@ REFUS = "pages/refus.py"
 DOSSIER = "pages/dossier.py"
 STATISTIQUES = "pages/statistiques.py"
 MON_COMPTE = "pages/mon_compte.py"
+ACCESSIBILITE = "pages/accessibilite.py"
 ADMIN_COMPTES = "pages/admin_comptes.py"
 ADMIN_REFERENTIELS = "pages/admin_referentiels.py"
 ADMIN_DOCUMENTS = "pages/admin_documents.py"
@@ -78,6 +79,9 @@ def pages_for(actor: Actor) -> dict[str, list[st.Page]]:
             st.Page(ADMIN_JOURNAL, title="Journal d'audit", icon="🔎", url_path="admin_journal"),
         ]
     menu[""].append(st.Page(MON_COMPTE, title="Mon compte", icon="👤", url_path="mon_compte"))
+    menu[""].append(
+        st.Page(ACCESSIBILITE, title="Accessibilité", icon="♿", url_path="accessibilite")
+    )
     return menu
 
 
