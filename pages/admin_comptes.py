@@ -7,8 +7,15 @@ import streamlit as st
 
 from registre import administration
 from registre.administration import AccountFields
+from registre.auth import MAX_PASSWORD_BYTES
 from registre.errors import RegistreError
 from registre.models import ESTABLISHMENT_ROLES, ROLE_LABELS, Role
+from registre.validation import (
+    MAX_EMAIL_LENGTH,
+    MAX_LABEL_LENGTH,
+    MAX_SEARCH_LENGTH,
+    MAX_USERNAME_LENGTH,
+)
 from registre.web.actions import run_action
 from registre.web.auth import require_actor
 from registre.web.navigation import ADMIN_ROLES
@@ -63,7 +70,11 @@ if warning := st.session_state.pop(WARNING, None):
 STATES = {None: "Tous", True: "Actifs", False: "Désactivés"}
 with st.form("recherche-comptes"):
     c1, c2, c3 = st.columns([3, 2, 2])
-    search = c1.text_input("Rechercher", placeholder="identifiant, nom, e-mail, établissement")
+    search = c1.text_input(
+        "Rechercher",
+        placeholder="identifiant, nom, e-mail, établissement",
+        max_chars=MAX_SEARCH_LENGTH,
+    )
     role_filter = c2.selectbox(
         "Profil",
         [None, *Role],
@@ -142,10 +153,17 @@ else:
     st.header("Nouveau compte")
 
 c1, c2 = st.columns(2)
-username = c1.text_input("Identifiant", value=current.username, key=f"{key}-identifiant")
+username = c1.text_input(
+    "Identifiant",
+    value=current.username,
+    key=f"{key}-identifiant",
+    max_chars=MAX_USERNAME_LENGTH,
+)
 with c1:
     field_errors(errors, "username")
-display_name = c2.text_input("Nom affiché", value=current.display_name, key=f"{key}-nom")
+display_name = c2.text_input(
+    "Nom affiché", value=current.display_name, key=f"{key}-nom", max_chars=MAX_LABEL_LENGTH
+)
 with c2:
     field_errors(errors, "display_name")
 email = st.text_input(
@@ -153,6 +171,7 @@ email = st.text_input(
     value=current.email,
     key=f"{key}-email",
     help="Une seule adresse par compte.",
+    max_chars=MAX_EMAIL_LENGTH,
 )
 st.caption(
     "Préférez une adresse générique créée par l'établissement (par exemple pdses@hopital.fr) : "
@@ -234,6 +253,7 @@ if detail is None:
         "Mot de passe provisoire",
         type="password",
         key=f"{key}-mot-de-passe",
+        max_chars=MAX_PASSWORD_BYTES,
         help="À transmettre à la personne : elle devra le changer à sa première connexion.",
     )
     field_errors(errors, "password")
@@ -281,6 +301,7 @@ with a2:
         "Nouveau mot de passe provisoire",
         type="password",
         key=f"{key}-provisoire",
+        max_chars=MAX_PASSWORD_BYTES,
         help="La personne devra le changer à sa prochaine connexion ; ses sessions ouvertes "
         "sont fermées.",
     )

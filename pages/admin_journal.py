@@ -8,6 +8,7 @@ import streamlit as st
 
 from registre import audit_log
 from registre.errors import RegistreError
+from registre.validation import MAX_SEARCH_LENGTH, MAX_USERNAME_LENGTH
 from registre.web.auth import require_actor
 from registre.web.navigation import ADMIN_ROLES
 from registre.web.resources import database
@@ -20,14 +21,18 @@ st.title("Journal d'audit")
 actions = dict(audit_log.action_choices())
 with st.form("filtres-journal"):
     c1, c2, c3 = st.columns(3)
-    username = c1.text_input("Utilisateur (identifiant)")
+    username = c1.text_input("Utilisateur (identifiant)", max_chars=MAX_USERNAME_LENGTH)
     action = c2.selectbox(
         "Action",
         [None, *actions],
         format_func=lambda a: "Toutes" if a is None else actions[a],
         key="journal-action",
     )
-    number = c3.text_input("Dossier ou signalement (numéro)", placeholder="R-2026-000042")
+    number = c3.text_input(
+        "Dossier ou signalement (numéro)",
+        placeholder="R-2026-000042",
+        max_chars=MAX_SEARCH_LENGTH,
+    )
     c4, c5 = st.columns(2)
     start: date | None = c4.date_input("Du", value=None, format="DD/MM/YYYY", key="journal-du")
     end: date | None = c5.date_input("Au", value=None, format="DD/MM/YYYY", key="journal-au")

@@ -8,6 +8,7 @@ import streamlit as st
 from registre import dossiers, queries
 from registre.errors import NotFound, PermissionDenied
 from registre.queries import AnswerView, RefuserView, RegionalView, RequesterView
+from registre.validation import MAX_REASON_LENGTH, MAX_SHORT_TEXT_LENGTH, MAX_TEXT_LENGTH
 from registre.web.actions import run_action
 from registre.web.auth import require_actor
 from registre.web.navigation import DOSSIER_READERS, REFUS, REGISTRE
@@ -112,9 +113,12 @@ if isinstance(view, RefuserView):
                 "Autre motif",
                 key=f"{key}-autre",
                 help="Obligatoire si le motif du refus est « Autre ».",
+                max_chars=MAX_SHORT_TEXT_LENGTH,
             )
             field_errors(errors, "other_motif")
-            comments = st.text_area("Commentaires", key=f"{key}-commentaires")
+            comments = st.text_area(
+                "Commentaires", key=f"{key}-commentaires", max_chars=MAX_TEXT_LENGTH
+            )
             field_errors(errors, "comments")
             st.caption("Aucune donnée nominative ne doit être saisie.")
             sent = st.form_submit_button("Enregistrer la réponse", type="primary")
@@ -161,7 +165,7 @@ else:
             with st.expander("Réouvrir le dossier"):
                 errors = errors_for(f"reouverture-{view.id}")
                 with st.form("reouverture"):
-                    reason = st.text_area("Motif de la réouverture *")
+                    reason = st.text_area("Motif de la réouverture *", max_chars=MAX_REASON_LENGTH)
                     field_errors(errors, "reason")
                     reopen_clicked = st.form_submit_button("Réouvrir")
                 if reopen_clicked:

@@ -12,6 +12,7 @@ from registre import report_queries, reports
 from registre.models import ReportState
 from registre.permissions import can_declare_report
 from registre.report_queries import ReportRow
+from registre.validation import MAX_TEXT_LENGTH
 from registre.web.actions import run_action
 from registre.web.auth import require_actor
 from registre.web.navigation import ESTABLISHMENT_ROLES, SIGNALEMENT
@@ -102,6 +103,7 @@ def declaration_form() -> None:
                 "Description *",
                 key=f"{KEY}-description",
                 help="Ce texte est communiqué à l'établissement concerné.",
+                max_chars=MAX_TEXT_LENGTH,
             )
             field_errors(errors, "description")
             impact = st.checkbox(
@@ -114,6 +116,7 @@ def declaration_form() -> None:
                 "Description de l'impact",
                 key=f"{KEY}-impact-desc",
                 help="Obligatoire si la case ci-dessus est cochée.",
+                max_chars=MAX_TEXT_LENGTH,
             )
             field_errors(errors, "impact_description")
             sent = st.form_submit_button("Déclarer le fonctionnement non conforme", type="primary")

@@ -14,6 +14,7 @@ from registre.report_queries import (
     RegionalReportView,
     ReportAnswerView,
 )
+from registre.validation import MAX_REASON_LENGTH, MAX_TEXT_LENGTH
 from registre.web.actions import run_action
 from registre.web.auth import require_actor
 from registre.web.navigation import DOSSIER_READERS, NON_CONFORME
@@ -124,9 +125,15 @@ if isinstance(view, ConcernedReportView):
         scope = f"reponse-fnc-{view.id}"
         errors = fresh_errors(scope, ANSWER_KEYS[0])
         with st.form("reponse-signalement"):
-            analysis = st.text_area("Analyse de l'établissement *", key=f"fnc{view.id}-analyse")
+            analysis = st.text_area(
+                "Analyse de l'établissement *",
+                key=f"fnc{view.id}-analyse",
+                max_chars=MAX_TEXT_LENGTH,
+            )
             field_errors(errors, "analysis")
-            measures = st.text_area("Mesures correctives", key=f"fnc{view.id}-mesures")
+            measures = st.text_area(
+                "Mesures correctives", key=f"fnc{view.id}-mesures", max_chars=MAX_TEXT_LENGTH
+            )
             field_errors(errors, "corrective_measures")
             st.caption(
                 "Aucune donnée nominative ne doit être saisie. La réponse est enregistrée une "
@@ -160,7 +167,11 @@ else:
             scope = f"retrait-fnc-{view.id}"
             errors = fresh_errors(scope, REASON_KEY)
             with st.form("retrait-signalement"):
-                reason = st.text_area("Motif du retrait *", key=f"fnc{view.id}-retrait")
+                reason = st.text_area(
+                    "Motif du retrait *",
+                    key=f"fnc{view.id}-retrait",
+                    max_chars=MAX_REASON_LENGTH,
+                )
                 field_errors(errors, "reason")
                 withdraw_clicked = st.form_submit_button("Retirer le signalement")
             if withdraw_clicked:

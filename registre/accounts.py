@@ -23,8 +23,10 @@ from registre.models import (
     Specialty,
 )
 from registre.timeutil import now
+from registre.validation import check_line
 
 _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
+_DEPARTEMENT_RE = re.compile(r"[0-9]{2,3}|2[AB]")
 # prenom.nom@…, p.nom@…: an address that names a person rather than a function.
 _PERSONAL_EMAIL_RE = re.compile(r"^[a-z]+(?:-[a-z]+)?[._][a-z]+(?:-[a-z]+)?\d*@", re.IGNORECASE)
 _GENERIC_WORDS = (
@@ -61,11 +63,19 @@ PERSONAL_EMAIL_WARNING = (
 )
 
 
+INVALID_EMAIL = (
+    "Adresse e-mail invalide : une seule adresse de la forme nom@domaine.fr est attendue, "
+    "sans espace ni caractère spécial."
+)
+
+
 def normalise_email(email: str) -> str:
+    """The address as stored. The library's reasons are in English and may quote what was
+    typed: one French message instead."""
     try:
         return validate_email(email.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise ValidationError.single("email", f"Adresse e-mail invalide : {exc}") from exc
+        raise ValidationError.single("email", INVALID_EMAIL) from exc
 
 
 @dataclass
@@ -129,12 +139,7 @@ def check_account(
         taken = session.scalar(select(Account.id).where(Account.username == username))
         if taken is not None and taken != account_id:
             errors.append(FieldError("username", "Cet identifiant est déjà utilisé."))
-    if not data.display_name.strip():
-        errors.append(FieldError("display_name", "Le nom affiché est obligatoire."))
-    elif len(data.display_name.strip()) > 200:
-        errors.append(
-            FieldError("display_name", "Le nom affiché ne doit pas dépasser 200 caractères.")
-        )
+    display_name = check_line(errors, "display_name", "Le nom affiché", data.display_name)
     try:
         email = normalise_email(data.email)
     except ValidationError as exc:
@@ -165,6 +170,15 @@ def check_account(
             )
         )
     departements = sorted({d.strip().upper() for d in data.departements if d.strip()})
+    if any(not _DEPARTEMENT_RE.fullmatch(d) for d in departements):
+        # never echoed: it may be anything (a page sends the codes of a list)
+        errors.append(
+            FieldError(
+                "departements",
+                "Département invalide : un code de 2 ou 3 caractères est attendu (75, 2A, 971…).",
+            )
+        )
+        departements = [d for d in departements if _DEPARTEMENT_RE.fullmatch(d)]
     if departements and data.role is not Role.ARS:
         errors.append(
             FieldError(
@@ -179,7 +193,7 @@ def check_account(
         )
     checked = CheckedAccount(
         username=username,
-        display_name=data.display_name.strip(),
+        display_name=display_name,
         email=email,
         role=data.role,
         establishment_id=establishment_id,

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from registre import audit
@@ -39,7 +39,7 @@ from registre.models import (
 from registre.permissions import can_administer
 from registre.queries import Choice, Page, paginate
 from registre.timeutil import now
-from registre.validation import like_pattern
+from registre.validation import like_pattern, searchable
 
 
 @contextmanager
@@ -133,7 +133,9 @@ def list_accounts(
     with admin_read(db, actor) as session:
         query = select(Account)
         words = search.strip().lower()
-        if words:
+        if words and not searchable(words):
+            query = query.where(false())
+        elif words:
             pattern = like_pattern(words)
             query = query.outerjoin(Establishment, Establishment.id == Account.establishment_id)
             query = query.where(

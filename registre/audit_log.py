@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.orm import aliased
 
 from registre import exports
@@ -22,6 +22,7 @@ from registre.queries import ACTION_LABELS as DOSSIER_ACTIONS
 from registre.queries import Page, paginate
 from registre.report_queries import ACTION_LABELS as REPORT_ACTIONS
 from registre.timeutil import PARIS, format_datetime
+from registre.validation import searchable
 
 ACTION_LABELS: dict[str, str] = {
     **DOSSIER_ACTIONS,
@@ -91,6 +92,9 @@ def _query(filters: AuditFilters) -> Any:
         .outerjoin(Dossier, Dossier.id == AuditEntry.dossier_id)
         .outerjoin(Report, (AuditEntry.entity == "report") & (Report.id == AuditEntry.entity_id))
     )
+    typed = [filters.username.strip(), filters.dossier_number.strip()]
+    if not all(searchable(words) for words in typed):
+        return query.where(false())  # nothing stored holds that
     if filters.username.strip():
         query = query.where(func.lower(who.username) == filters.username.strip().lower())
     if filters.action:

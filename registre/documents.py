@@ -25,6 +25,7 @@ from registre.db import Database
 from registre.errors import FieldError, NotFound, ValidationError
 from registre.models import StoredDocument
 from registre.timeutil import now
+from registre.validation import check_line, check_sort_order
 
 DOCS = Path(__file__).resolve().parent / "docs"
 MAX_BYTES = 10 * 1024 * 1024
@@ -160,12 +161,7 @@ def _content_matches(extension: str, content: bytes) -> bool:
 
 
 def _title(errors: list[FieldError], title: str) -> str:
-    clean = " ".join(title.split())
-    if not clean:
-        errors.append(FieldError("title", "Le titre est obligatoire."))
-    elif len(clean) > 200:
-        errors.append(FieldError("title", "Le titre ne doit pas dépasser 200 caractères."))
-    return clean
+    return check_line(errors, "title", "Le titre", title)
 
 
 def upload(
@@ -174,6 +170,7 @@ def upload(
     with admin_write(db, actor) as (session, actor):
         errors: list[FieldError] = []
         clean_title = _title(errors, title)
+        check_sort_order(errors, sort_order)
         name, mime, file_errors = check_file(filename, content)
         errors.extend(file_errors)
         if errors:
@@ -224,6 +221,7 @@ def update(
             raise NotFound("Document introuvable.")
         errors: list[FieldError] = []
         clean_title = _title(errors, title)
+        check_sort_order(errors, sort_order)
         name = mime = ""
         if content is not None:
             name, mime, file_errors = check_file(filename or doc.filename, content)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -58,10 +58,19 @@ from registre.transitions import (
     is_line_holder,
     next_number,
     past_instant,
+    reminder_cutoff,
     time_facts,
     transaction,
 )
-from registre.validation import check_text, lookup_active, raise_if, require
+from registre.validation import (
+    MAX_REASON_LENGTH,
+    MAX_SHORT_TEXT_LENGTH,
+    check_text,
+    lookup_active,
+    raise_if,
+    require,
+    valid_id,
+)
 
 LABELS = {
     "requesting_service_id": "Service demandeur",
@@ -136,7 +145,11 @@ def _ref(dossier: Dossier) -> DossierRef:
 
 
 def _lock_dossier(session: Session, dossier_id: int, expected_version: int | None) -> Dossier:
-    dossier = session.get(Dossier, dossier_id, with_for_update=True, populate_existing=True)
+    dossier = (
+        session.get(Dossier, dossier_id, with_for_update=True, populate_existing=True)
+        if valid_id(dossier_id)
+        else None
+    )
     if dossier is None:
         raise NotFound("Dossier introuvable.")
     if expected_version is not None and dossier.version != expected_version:
@@ -255,7 +268,7 @@ def _validate_dossier(
         LABELS["request_other_motif"],
         data.request_other_motif,
         required=motif is not None and motif.is_other,
-        max_length=300,
+        max_length=MAX_SHORT_TEXT_LENGTH,
     )
     if motif is not None and not motif.is_other:
         values["request_other_motif"] = None
@@ -391,7 +404,7 @@ def _validate_line(
         LABELS["other_motif"],
         data.other_motif,
         required=motif is not None and motif.is_other,
-        max_length=300,
+        max_length=MAX_SHORT_TEXT_LENGTH,
     )
     comments = check_text(errors, "comments", LABELS["comments"], data.comments)
     raise_if(errors)
@@ -676,7 +689,14 @@ def _close_with_reason(
         dossier = _lock_dossier(session, dossier_id, expected_version)
         allow(permission(actor, dossier))
         errors: list[FieldError] = []
-        cleaned = check_text(errors, "reason", reason_label, reason, required=reason_required)
+        cleaned = check_text(
+            errors,
+            "reason",
+            reason_label,
+            reason,
+            required=reason_required,
+            max_length=MAX_REASON_LENGTH,
+        )
         raise_if(errors)
         dossier.state = target
         _touch(dossier)
@@ -766,7 +786,7 @@ def answer(
             LABELS["other_motif"],
             data.other_motif,
             required=motif is not None and motif.is_other,
-            max_length=300,
+            max_length=MAX_SHORT_TEXT_LENGTH,
         )
         comments = check_text(errors, "comments", LABELS["comments"], data.comments)
         raise_if(errors)
@@ -799,11 +819,16 @@ def answer(
 def send_reminders(db: Database, days: int, *, limit: int = 1000) -> int:
     """Queue a reminder for every line awaiting its answer for more than ``days`` days;
     a line is reminded once. Returns the number of lines reminded (system action)."""
-    cutoff = now() - timedelta(days=days)
+    cutoff = reminder_cutoff(days)
     count = 0
     with db.transaction() as session:
+        # The dossier is locked with its line, in the order every user action takes them
+        # (dossier, then lines): locking the line alone deadlocked against an answer being
+        # recorded (the reminder's outbox and audit rows reference the dossier) on PostgreSQL.
+        # A dossier held by a user is skipped; the next run reminds it.
         lines = session.scalars(
             select(RefuserLine)
+            .join(RefuserLine.dossier)
             .where(
                 RefuserLine.state == LineState.AWAITING,
                 RefuserLine.removed_at.is_(None),

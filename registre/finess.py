@@ -6,7 +6,8 @@ import re
 
 from stdnum import luhn
 
-_FINESS_RE = re.compile(r"^(?:\d{2}|2[AB])\d{7}$")
+# ASCII digits only (``\d`` would take Arabic-Indic or full-width digits too).
+_FINESS_RE = re.compile(r"^(?:[0-9]{2}|2[AB])[0-9]{7}$")
 
 
 def normalise(value: str) -> str:

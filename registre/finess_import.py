@@ -30,6 +30,7 @@ from registre.administration import admin_read, admin_write
 from registre.db import Database
 from registre.errors import ValidationError
 from registre.models import Establishment
+from registre.validation import clean_line, forbidden_character
 
 MAX_BYTES = 64 * 1024 * 1024
 EXTRACTION_TAG = "structureet"
@@ -125,7 +126,18 @@ def parse(content: bytes) -> tuple[ImportFormat, list[_Parsed], list[Rejected]]:
         if problem:
             rejected.append(Rejected(number, shown, problem))
             continue
-        name = " ".join(name.split())
+        code_point = forbidden_character(name)
+        if code_point is not None:  # NUL (refused by PostgreSQL), control, bidi override…
+            rejected.append(
+                Rejected(
+                    number,
+                    shown,
+                    f"Le nom contient un caractère invisible ou de contrôle non autorisé "
+                    f"({code_point}).",
+                )
+            )
+            continue
+        name = clean_line(name)
         if not name:
             rejected.append(Rejected(number, shown, "Le nom de l'établissement est vide."))
             continue

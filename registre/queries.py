@@ -40,6 +40,7 @@ from registre.models import (
     Urgency,
 )
 from registre.permissions import ViewKind, get_abilities, refuser_line_of, view_kind
+from registre.validation import searchable, valid_id
 from registre.workflow import (
     DOSSIER_STATE_ICONS,
     DOSSIER_STATE_LABELS,
@@ -207,9 +208,11 @@ def _load(session: Session, *, dossier_id: int | None, number: str | None) -> Do
             joinedload(RefuserLine.answer_refusal_motif),
         ),
     )
-    if dossier_id is not None:
+    # what an address (``?id=``, ``?numero=``) holds may be anything: never sent if nothing
+    # can match
+    if dossier_id is not None and valid_id(dossier_id):
         query = query.where(Dossier.id == dossier_id)
-    elif number:
+    elif dossier_id is None and number and searchable(number.strip()):
         query = query.where(Dossier.number == number.strip().upper())
     else:
         raise NotFound("Dossier introuvable.")

@@ -9,10 +9,11 @@ it, in their history and in the statistics. Administrateur only; every change au
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import Session
 
 from registre import audit, finess
@@ -33,9 +34,17 @@ from registre.models import (
     Specialty,
 )
 from registre.queries import Choice, Page, paginate
-from registre.validation import like_pattern
+from registre.validation import (
+    MAX_LABEL_LENGTH,
+    MAX_TERRITORY_LENGTH,
+    check_line,
+    check_sort_order,
+    like_pattern,
+    searchable,
+)
 
-MAX_LABEL = 200
+MAX_LABEL = MAX_LABEL_LENGTH
+_DEPARTEMENT = re.compile(r"[0-9]{2,3}|2[AB]")
 
 
 def _audit_change(
@@ -112,19 +121,19 @@ def _taken(rows: Any, label: str, own_id: int | None) -> bool:
 
 
 def _territory(errors: list[FieldError], value: str) -> str | None:
-    clean = " ".join(value.split())
-    if len(clean) > 120:
-        errors.append(FieldError("territory", "Le territoire ne doit pas dépasser 120 caractères."))
+    clean = check_line(
+        errors,
+        "territory",
+        "Le territoire",
+        value,
+        required=False,
+        max_length=MAX_TERRITORY_LENGTH,
+    )
     return clean or None
 
 
 def _label(errors: list[FieldError], value: str, field: str = "label") -> str:
-    label = " ".join(value.split())
-    if not label:
-        errors.append(FieldError(field, "Le libellé est obligatoire."))
-    elif len(label) > MAX_LABEL:
-        errors.append(FieldError(field, f"Le libellé ne doit pas dépasser {MAX_LABEL} caractères."))
-    return label
+    return check_line(errors, field, "Le libellé", value, max_length=MAX_LABEL)
 
 
 # --- the lists ----------------------------------------------------------------------------
@@ -202,6 +211,7 @@ def save_item(
         clean = _label(errors, label)
         if clean and _taken(session.execute(select(model.id, model.label)).all(), clean, item_id):
             errors.append(FieldError("label", "Ce libellé existe déjà dans la liste."))
+        check_sort_order(errors, sort_order)
         if errors:
             raise ValidationError(errors)
         item = None
@@ -284,7 +294,9 @@ def list_establishments(
     with admin_read(db, actor) as session:
         query = _establishments_query()
         words = search.strip().lower()
-        if words:
+        if words and not searchable(words):
+            query = query.where(false())
+        elif words:
             pattern = like_pattern(words)
             query = query.where(
                 or_(
@@ -339,6 +351,12 @@ def check_establishment(
     if not departement or len(departement) > 3:
         errors.append(
             FieldError("departement", "Le département est obligatoire (2 ou 3 caractères).")
+        )
+    elif not _DEPARTEMENT.fullmatch(departement):
+        errors.append(
+            FieldError(
+                "departement", "Le département doit être un code de département (75, 2A, 971…)."
+            )
         )
     territory = _territory(errors, data.territory)
     email = data.director_email.strip()

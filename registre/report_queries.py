@@ -37,6 +37,7 @@ from registre.queries import (
     paginate,
     specialty_choices,
 )
+from registre.validation import searchable, valid_id
 from registre.workflow import REPORT_STATE_ICONS, REPORT_STATE_LABELS
 
 ACTION_LABELS = {
@@ -114,9 +115,10 @@ def _load(session: Session, *, report_id: int | None, number: str | None) -> Rep
         joinedload(Report.report_type),
         joinedload(Report.created_by),
     )
-    if report_id is not None:
+    # what an address (``?numero=``) holds may be anything: never sent if nothing can match
+    if report_id is not None and valid_id(report_id):
         query = query.where(Report.id == report_id)
-    elif number:
+    elif report_id is None and number and searchable(number.strip()):
         query = query.where(Report.number == number.strip().upper())
     else:
         raise NotFound("Signalement introuvable.")

@@ -11,7 +11,7 @@ concerned establishment, and an answer made of an analysis and corrective measur
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -37,10 +37,11 @@ from registre.transitions import (
     is_line_holder,
     next_number,
     past_instant,
+    reminder_cutoff,
     time_facts,
     transaction,
 )
-from registre.validation import check_text, lookup_active, raise_if
+from registre.validation import MAX_REASON_LENGTH, check_text, lookup_active, raise_if, valid_id
 
 LABELS = {
     "occurred_at": "Date et heure",
@@ -93,7 +94,11 @@ CONFLICT = (
 
 
 def _lock(session: Session, report_id: int, expected_version: int | None = None) -> Report:
-    report = session.get(Report, report_id, with_for_update=True, populate_existing=True)
+    report = (
+        session.get(Report, report_id, with_for_update=True, populate_existing=True)
+        if valid_id(report_id)
+        else None
+    )
     if report is None:
         raise NotFound("Signalement introuvable.")
     if expected_version is not None and report.version != expected_version:
@@ -295,7 +300,14 @@ def withdraw(
         report = _lock(session, report_id, expected_version)
         allow(can_withdraw_report(actor, report))
         errors: list[FieldError] = []
-        cleaned = check_text(errors, "reason", LABELS["reason"], reason, required=True)
+        cleaned = check_text(
+            errors,
+            "reason",
+            LABELS["reason"],
+            reason,
+            required=True,
+            max_length=MAX_REASON_LENGTH,
+        )
         raise_if(errors)
         report.state = ReportState.WITHDRAWN
         report.withdrawn_at = now()
@@ -310,7 +322,7 @@ def withdraw(
 def send_reminders(db: Database, days: int, *, limit: int = 1000) -> int:
     """Queue one reminder for every report awaiting its answer for more than ``days`` days
     (system action); returns how many reports were reminded."""
-    cutoff = now() - timedelta(days=days)
+    cutoff = reminder_cutoff(days)
     count = 0
     with db.transaction() as session:
         reports = session.scalars(

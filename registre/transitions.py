@@ -18,12 +18,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from registre.actors import Actor
 from registre.auth import fresh_actor
 from registre.db import Database
-from registre.errors import ConflictError, FieldError, PermissionDenied
+from registre.errors import ConflictError, FieldError, PermissionDenied, ValidationError
 from registre.models import DossierCounter, PdsesLine
 from registre.pdses import in_pdses_period
 from registre.permissions import Decision
 from registre.timeutil import as_utc, exists_in_paris, now, to_paris
-from registre.validation import require
+from registre.validation import format_count, require
 
 # Tolerance for clocks a little ahead of the server's.
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -52,7 +52,16 @@ def past_instant(
 ) -> datetime | None:
     """A date and time as typed (naive: Paris), required, existing, not in the future; UTC."""
     instant = require(errors, field, label, value)
-    if instant is not None and not exists_in_paris(instant):
+    if instant is None:
+        return None
+    try:
+        exists = exists_in_paris(instant)
+        instant = as_utc(instant)
+        to_paris(instant)
+    except OverflowError:  # year 1 or 9999 with an offset: beyond what a datetime holds
+        errors.append(FieldError(field, f"La date{of_what} est invalide."))
+        return None
+    if not exists:
         errors.append(
             FieldError(
                 field,
@@ -61,9 +70,6 @@ def past_instant(
             )
         )
         return None
-    if instant is None:
-        return None
-    instant = as_utc(instant)
     if instant > now() + FUTURE_TOLERANCE:
         errors.append(
             FieldError(field, f"La date et l'heure{of_what} ne peuvent pas être dans le futur.")
@@ -71,6 +77,21 @@ def past_instant(
     elif to_paris(instant).year < 2000:
         errors.append(FieldError(field, f"La date{of_what} est invalide."))
     return instant
+
+
+MAX_REMINDER_DAYS = 3650
+
+
+def reminder_cutoff(days: int) -> datetime:
+    """The instant before which an awaited answer is reminded, ``days`` days ago (from the
+    configuration or ``registre remind --days``)."""
+    if not 0 <= days <= MAX_REMINDER_DAYS:
+        raise ValidationError.single(
+            "days",
+            "Le délai de relance doit être un nombre entier de jours compris entre 0 et "
+            f"{format_count(MAX_REMINDER_DAYS)}.",
+        )
+    return now() - timedelta(days=days)
 
 
 def is_line_holder(session: Session, establishment_id: int, specialty_id: int) -> bool:

@@ -364,8 +364,8 @@ def test_impact_ticked_requires_its_description(world, description):
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("comments", "x" * 2001, "2000 caractères"),
-        ("comments", "ligne\x00cachée", "caractères non autorisés"),
+        ("comments", "x" * 5001, "ne doit pas dépasser 5\u00a0000 caractères"),
+        ("comments", "ligne\x00cachée", "caractère invisible ou de contrôle non autorisé"),
         ("request_other_motif", "y" * 301, "300 caractères"),
     ],
 )

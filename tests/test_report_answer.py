@@ -244,11 +244,11 @@ def test_every_faulty_field_is_reported_at_once(world):
             world.db,
             world.actor("coordinateur_ref"),
             report_id,
-            ReportAnswerInput(analysis=None, corrective_measures="x" * 2001),
+            ReportAnswerInput(analysis=None, corrective_measures="x" * 5001),
         )
     by_field = exc.value.by_field()
     assert set(by_field) == {"analysis", "corrective_measures"}
-    assert "2000 caractères" in by_field["corrective_measures"][0]
+    assert "5\u00a0000 caractères" in by_field["corrective_measures"][0]
 
 
 def test_the_answer_is_audited_on_the_refuser_side(world, clock):

@@ -385,9 +385,9 @@ def test_text_is_stored_cleaned(world):
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("description", "x" * 2001, "2000 caractères"),
-        ("description", "ligne\x00cachée", "caractères non autorisés"),
-        ("impact_description", "y" * 2001, "2000 caractères"),
+        ("description", "x" * 5001, "ne doit pas dépasser 5\u00a0000 caractères"),
+        ("description", "ligne\x00cachée", "caractère invisible ou de contrôle non autorisé"),
+        ("impact_description", "y" * 5001, "ne doit pas dépasser 5\u00a0000 caractères"),
     ],
 )
 def test_free_text_length_and_control_characters(world, field, value, message):
