@@ -12,9 +12,11 @@ whether the account exists. Sessions and login cookies end after an idle time
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import bcrypt
 from sqlalchemy import delete, or_, select, update
@@ -149,8 +151,16 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted: Iterabl
     return hops[-1] if hops else peer
 
 
+_ADDRESS_CHARACTERS = re.compile(r"[0-9A-Za-z.:%_-]{1,64}")
+
+
 def _client_key(client: str | None) -> str:
-    return (client or UNKNOWN_CLIENT).strip()[:64] or UNKNOWN_CLIENT
+    """An IPv4 or IPv6 address as given (a header may carry anything: then one key for all
+    such attempts, never the raw text in the database or the audit trail)."""
+    if client is None:
+        return UNKNOWN_CLIENT
+    client = client.strip()
+    return client if _ADDRESS_CHARACTERS.fullmatch(client) else "invalide"
 
 
 def _count_address_failure(session: Session, client: str) -> None:
@@ -194,6 +204,8 @@ def authenticate(
     """Check a login from the client address ``client`` (None when unknown); record the
     outcome (lockout counters and audit) in one transaction."""
     username = normalise_username(username)
+    # Where the attempt came from, in the audit trail when known (not for the CLI, tests).
+    where: dict[str, Any] = {"client": _client_key(client)} if client is not None else {}
     client = _client_key(client)
     if not username or not password:
         return LoginResult(False, "Saisissez votre identifiant et votre mot de passe.")
@@ -208,7 +220,7 @@ def authenticate(
                 actor_id=None,
                 action="login_refused_address",
                 entity="login_throttle",
-                client=client,
+                **where,
                 username=_hidden_identifier(username),
             )
         return LoginResult(False, ADDRESS_BLOCKED_MESSAGE, throttled=True)
@@ -236,7 +248,7 @@ def authenticate(
                 entity_id=account.id if account else None,
                 username=username if account else _hidden_identifier(username),
                 reason="inactive" if account else "unknown",
-                client=client,
+                **where,
             )
             _count_address_failure(session, client)
             return LoginResult(False, LOGIN_FAILED_MESSAGE)
@@ -247,7 +259,7 @@ def authenticate(
                 action="login_refused_locked",
                 entity="account",
                 entity_id=account.id,
-                client=client,
+                **where,
             )
             _count_address_failure(session, client)
             return LoginResult(False, LOGIN_FAILED_MESSAGE, locked=True)
@@ -262,7 +274,7 @@ def authenticate(
                 entity="account",
                 entity_id=account.id,
                 failures=account.failed_attempts,
-                client=client,
+                **where,
             )
             _count_address_failure(session, client)
             if account.failed_attempts >= MAX_FAILURES:
@@ -288,7 +300,7 @@ def authenticate(
             action="login_succeeded",
             entity="account",
             entity_id=account.id,
-            client=client,
+            **where,
         )
         return LoginResult(True, actor=Actor.from_account(account))
 

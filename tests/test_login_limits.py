@@ -193,3 +193,12 @@ def test_the_idle_time_is_configurable(app_env, clock, monkeypatch):
     assert "Votre session a expiré après 5 minutes sans activité" in " ".join(
         i.value for i in at.info
     )
+
+
+def test_a_forged_address_is_never_stored_as_typed(world, clock):
+    """An address comes from a header: anything that is not one is counted under one key."""
+    db = world.db
+    auth.authenticate(db, "inconnu", "faux-mot-de-passe", client="1.2.3.4\x00<script>")
+    with db.read() as s:
+        assert [t.client for t in s.scalars(select(LoginThrottle))] == ["invalide"]
+    assert [e.details["client"] for e in _audit(db, "login_failed")] == ["invalide"]
