@@ -206,7 +206,7 @@ def authenticate(
     username = normalise_username(username)
     # Where the attempt came from, in the audit trail when known (not for the CLI, tests).
     where: dict[str, Any] = {"client": _client_key(client)} if client is not None else {}
-    client = _client_key(client)
+    client = where.get("client", UNKNOWN_CLIENT)
     if not username or not password:
         return LoginResult(False, "Saisissez votre identifiant et votre mot de passe.")
     with db.read() as session:

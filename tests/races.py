@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from registre import notifications
 from registre.errors import ConflictError, PermissionDenied
-from registre.models import AuditEntry, OutboxMail
+from registre.models import AuditEntry, Establishment, OutboxMail
 
 # Each race is run this many times (a fresh dossier or report each round): a wrong
 # implementation (no lock, no version check) is then very likely to fail at least once.
@@ -80,3 +81,26 @@ def audit_count(
         query = query.where(AuditEntry.dossier_id == dossier_id)
     with db.read() as s:
         return s.scalar(query) or 0
+
+
+def once_each(emails) -> Counter:
+    return Counter(dict.fromkeys(emails, 1))
+
+
+def refuser_recipients(world) -> list[str]:
+    """Who the world's refusing establishment mails (its Neurochirurgie line)."""
+    with world.db.read() as s:
+        emails = notifications.refuser_recipients(
+            s, world.est["ref"], world.specialty["Neurochirurgie"]
+        )
+    assert emails, "the world's ref establishment has accounts to mail"
+    return emails
+
+
+def directors(world) -> list[str]:
+    with world.db.read() as s:
+        est = s.get(Establishment, world.est["req"])
+        assert est is not None
+        emails = notifications.director_recipients(s, est)
+    assert emails
+    return emails

@@ -17,18 +17,26 @@ from functools import partial
 
 import pytest
 
-from registre import dossiers, notifications
+from registre import dossiers
 from registre.dossiers import AnswerInput, DossierInput, DossierRef
 from registre.errors import ConflictError, PermissionDenied
 from registre.models import (
     DossierState,
-    Establishment,
     LineState,
     Sex,
     Urgency,
 )
 
-from .races import ROUNDS, audit_count, mails, one_wins, race
+from .races import (
+    ROUNDS,
+    audit_count,
+    directors,
+    mails,
+    once_each,
+    one_wins,
+    race,
+    refuser_recipients,
+)
 from .readers import counts, get_line, lines_of, load
 
 STALE = ConflictError().message
@@ -36,28 +44,6 @@ ALREADY_ANSWERED = "Une réponse a déjà été enregistrée pour ce refus."
 WRONG_STATE = "Cette action n'est pas possible dans l'état actuel du dossier."
 REQUESTERS = ("declarant_req", "coordinateur_req")
 REFUSERS = ("referent_ref", "coordinateur_ref")
-
-
-def once_each(emails) -> Counter:
-    return Counter(dict.fromkeys(emails, 1))
-
-
-def refuser_recipients(world) -> list[str]:
-    with world.db.read() as s:
-        emails = notifications.refuser_recipients(
-            s, world.est["ref"], world.specialty["Neurochirurgie"]
-        )
-    assert emails, "the world's ref establishment has accounts to mail"
-    return emails
-
-
-def directors(world) -> list[str]:
-    with world.db.read() as s:
-        est = s.get(Establishment, world.est["req"])
-        assert est is not None
-        emails = notifications.director_recipients(s, est)
-    assert emails
-    return emails
 
 
 def final_form(world, **overrides) -> DossierInput:

@@ -11,12 +11,22 @@ from functools import partial
 
 from sqlalchemy import func, select
 
-from registre import notifications, reports
+from registre import reports
 from registre.errors import ConflictError, PermissionDenied
-from registre.models import Establishment, Report, ReportState
+from registre.models import Report, ReportState
 from registre.reports import CONFLICT, ReportAnswerInput, ReportRef
 
-from .races import ROUNDS, audit_count, is_refusal, mails, one_wins, race
+from .races import (
+    ROUNDS,
+    audit_count,
+    directors,
+    is_refusal,
+    mails,
+    once_each,
+    one_wins,
+    race,
+    refuser_recipients,
+)
 
 ALREADY_ANSWERED = "Une réponse a déjà été enregistrée pour ce signalement."
 WRONG_STATE = "Cette action n'est pas possible dans l'état actuel du signalement."
@@ -31,28 +41,6 @@ ANSWERS = {
         corrective_measures="Vérification du renvoi à chaque relève",
     ),
 }
-
-
-def once_each(emails) -> Counter:
-    return Counter(dict.fromkeys(emails, 1))
-
-
-def concerned_recipients(world) -> list[str]:
-    with world.db.read() as s:
-        emails = notifications.refuser_recipients(
-            s, world.est["ref"], world.specialty["Neurochirurgie"]
-        )
-    assert emails
-    return emails
-
-
-def directors(world) -> list[str]:
-    with world.db.read() as s:
-        est = s.get(Establishment, world.est["req"])
-        assert est is not None
-        emails = notifications.director_recipients(s, est)
-    assert emails
-    return emails
 
 
 def load_report(world, report_id: int) -> Report:
@@ -77,7 +65,7 @@ def assert_answer(report: Report, world, name: str) -> None:
 
 
 def test_a_double_click_on_declare_declares_once_and_mails_once(world):
-    recipients, bosses = concerned_recipients(world), directors(world)
+    recipients, bosses = refuser_recipients(world), directors(world)
     actor = world.actor("declarant_req")
     for i in range(ROUNDS):
         data = world.report_input(impact=True, impact_description="Transfert retardé d'une heure")
@@ -132,7 +120,7 @@ def test_a_double_click_on_enregistrer_la_reponse_answers_the_report_once(world)
 
 
 def test_an_answer_against_a_withdrawal_one_wins(world):
-    recipients = concerned_recipients(world)
+    recipients = refuser_recipients(world)
     for _ in range(ROUNDS):
         declared = world.report()
         version = load_report(world, declared.id).version
@@ -164,7 +152,7 @@ def test_an_answer_against_a_withdrawal_one_wins(world):
 
 
 def test_two_withdrawals_at_once_withdraw_once_and_mail_once(world):
-    recipients = concerned_recipients(world)
+    recipients = refuser_recipients(world)
     for _ in range(ROUNDS):
         declared = world.report()
         version = load_report(world, declared.id).version
@@ -192,7 +180,7 @@ def test_two_withdrawals_at_once_withdraw_once_and_mail_once(world):
 
 
 def test_two_reminder_runs_at_once_remind_each_report_once(world, clock):
-    recipients = concerned_recipients(world)
+    recipients = refuser_recipients(world)
     for _ in range(ROUNDS):
         declared = world.report()
         clock.advance(days=8)
@@ -207,7 +195,7 @@ def test_two_reminder_runs_at_once_remind_each_report_once(world, clock):
 
 
 def test_an_answer_during_a_reminder_run_is_never_refused(world, clock):
-    recipients = concerned_recipients(world)
+    recipients = refuser_recipients(world)
     for _ in range(ROUNDS):
         declared = world.report()
         clock.advance(days=8)
@@ -229,7 +217,7 @@ def test_a_withdrawal_during_a_reminder_run_withdraws_once(world, clock):
     """The page's form carries the report's version, and a reminder queued since it was read
     is a change too (``test_report_withdraw``: the user reloads and sees it): the withdrawal
     either passes or is refused as a conflict; after a reload it passes. Nothing twice."""
-    recipients = concerned_recipients(world)
+    recipients = refuser_recipients(world)
     actor = world.actor("declarant_req")
     for _ in range(ROUNDS):
         declared = world.report()

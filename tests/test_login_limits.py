@@ -16,7 +16,7 @@ from registre import auth
 from registre.models import AuditEntry, LoginThrottle
 
 from . import apptest_helpers
-from .apptest_helpers import button, home, widget
+from .apptest_helpers import button, home, login_via_form, widget
 from .factories import PASSWORD
 
 ATTACKER = "203.0.113.7"
@@ -166,7 +166,7 @@ def test_the_login_form_says_when_the_address_is_blocked(app_env):
 
 
 def test_an_idle_session_ends_with_a_french_message(app_env, clock):
-    at = _login(home().run(), "coordinateur-ref", PASSWORD)
+    at = login_via_form("coordinateur-ref")
     assert any(b.label == "Se déconnecter" for b in at.sidebar.button)
     clock.advance(minutes=29)
     at = at.run()  # an action within the idle time keeps the session
@@ -187,7 +187,7 @@ def test_an_idle_session_ends_with_a_french_message(app_env, clock):
 
 def test_the_idle_time_is_configurable(app_env, clock, monkeypatch):
     monkeypatch.setenv("REGISTRE_SESSION_IDLE_MINUTES", "5")
-    at = _login(home().run(), "coordinateur-ref", PASSWORD)
+    at = login_via_form("coordinateur-ref")
     clock.advance(minutes=6)
     at = at.run()
     assert "Votre session a expiré après 5 minutes sans activité" in " ".join(
