@@ -205,7 +205,7 @@ def check_account(
 
 
 def create_account(
-    session: Session, data: AccountInput, *, actor_id: int | None = None, rounds: int = 12
+    session: Session, data: AccountInput, *, actor_id: int | None = None, rounds: int | None = None
 ) -> Account:
     """An account from names (the CLI, the demo): the FINESS, the service's name, the
     specialties' labels."""

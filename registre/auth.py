@@ -11,6 +11,7 @@ whether the account exists. Sessions and login cookies end after an idle time
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from registre import audit
 from registre.actors import Actor
+from registre.config import load_settings
 from registre.db import Database
 from registre.errors import AuthenticationError, FieldError, ValidationError
 from registre.models import Account, LoginThrottle
@@ -55,9 +57,19 @@ LOCKOUT_NOTICE = (
     "difficulté, contactez l'administrateur du registre."
 )
 
-# A real hash, checked against when the account does not exist, so that the answer takes the
-# same time whether the identifier exists or not.
-_DUMMY_HASH = bcrypt.hashpw(b"registre-pdses-dummy-password", bcrypt.gensalt(rounds=12))
+
+def bcrypt_rounds() -> int:
+    """The configured cost (REGISTRE_BCRYPT_ROUNDS; 12, never lower outside the tests)."""
+    return load_settings().bcrypt_rounds
+
+
+@functools.cache
+def _dummy_hash(rounds: int) -> str:
+    """A real hash at the configured cost, checked against when the account does not exist,
+    so that the answer takes the same time whether the identifier exists or not."""
+    return bcrypt.hashpw(b"registre-pdses-dummy-password", bcrypt.gensalt(rounds=rounds)).decode(
+        "ascii"
+    )
 
 
 def password_problems(password: str) -> list[str]:
@@ -79,11 +91,12 @@ def password_problems(password: str) -> list[str]:
     return problems
 
 
-def hash_password(password: str, *, rounds: int = 12) -> str:
+def hash_password(password: str, *, rounds: int | None = None) -> str:
     problems = password_problems(password)
     if problems:
         raise ValidationError([FieldError("password", p) for p in problems])
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds=rounds)).decode("ascii")
+    cost = bcrypt_rounds() if rounds is None else rounds
+    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds=cost)).decode("ascii")
 
 
 def check_password(password: str, password_hash: str) -> bool:
@@ -234,7 +247,7 @@ def authenticate(
     if plausible:
         with db.read() as session:
             seen = session.scalar(select(Account.password_hash).where(Account.username == username))
-    verified = check_password(password, seen or _DUMMY_HASH.decode("ascii"))
+    verified = check_password(password, seen or _dummy_hash(bcrypt_rounds()))
     with db.transaction() as session:
         # The row is locked: parallel attempts cannot lose an increment of the counter.
         account = _load_account(session, username, for_update=True) if plausible else None

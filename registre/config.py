@@ -19,6 +19,11 @@ DEFAULT_POOL_SIZE = 10  # database connections kept per process (REGISTRE_DB_POO
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "data" / "registre.sqlite3"
 DEFAULT_DEMO_PASSWORD = "demo-pdses-2026"  # noqa: S105 - printed demo default, never for production
+# bcrypt's cost: 2**12 rounds (about 0.3 s a hash here). Only the test suite may go lower
+# (REGISTRE_UNDER_TEST=1), where thousands of accounts are hashed and checked.
+PRODUCTION_BCRYPT_ROUNDS = 12
+MIN_BCRYPT_ROUNDS = 4
+MAX_BCRYPT_ROUNDS = 31
 
 
 def _secrets_file() -> Path:
@@ -68,6 +73,7 @@ class Settings:
     session_idle_minutes: float = 30.0
     # The reverse proxies whose X-Forwarded-For is believed (the login limit per address).
     trusted_proxies: frozenset[str] = frozenset({"127.0.0.1", "::1"})
+    bcrypt_rounds: int = PRODUCTION_BCRYPT_ROUNDS
 
     def require_cookie_key(self) -> str:
         """The cookie key signs the login cookie: a default one would let anyone forge it."""
@@ -80,6 +86,27 @@ class Settings:
             "aléatoire (par exemple `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) "
             "ou lancez l'application en mode démonstration (REGISTRE_DEMO=1)."
         )
+
+
+def _bcrypt_rounds(value: str | None, *, under_test: bool) -> int:
+    """The bcrypt cost: 12 by default, higher if asked, lower only under the test suite."""
+    if value is None:
+        return PRODUCTION_BCRYPT_ROUNDS
+    try:
+        rounds = int(value)
+    except ValueError as exc:
+        raise ConfigurationError("REGISTRE_BCRYPT_ROUNDS doit être un nombre entier.") from exc
+    if not MIN_BCRYPT_ROUNDS <= rounds <= MAX_BCRYPT_ROUNDS:
+        raise ConfigurationError(
+            f"REGISTRE_BCRYPT_ROUNDS doit être compris entre {MIN_BCRYPT_ROUNDS} et "
+            f"{MAX_BCRYPT_ROUNDS}."
+        )
+    if rounds < PRODUCTION_BCRYPT_ROUNDS and not under_test:
+        raise ConfigurationError(
+            f"REGISTRE_BCRYPT_ROUNDS ne peut pas être inférieur à {PRODUCTION_BCRYPT_ROUNDS} : "
+            "un coût plus faible ne sert qu'à la suite de tests (REGISTRE_UNDER_TEST=1)."
+        )
+    return rounds
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -133,6 +160,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raise ConfigurationError("REGISTRE_DB_POOL_SIZE doit valoir au moins 1.")
     if statistics_cache_seconds < 0:
         raise ConfigurationError("REGISTRE_STATISTICS_CACHE_SECONDS ne peut pas être négatif.")
+    bcrypt_rounds = _bcrypt_rounds(
+        get("REGISTRE_BCRYPT_ROUNDS"), under_test=_truthy(env.get("REGISTRE_UNDER_TEST"))
+    )
     return Settings(
         database_url=database_url,
         smtp=smtp,
@@ -148,4 +178,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         db_pool_size=db_pool_size,
         session_idle_minutes=session_idle_minutes,
         trusted_proxies=trusted_proxies,
+        bcrypt_rounds=bcrypt_rounds,
     )

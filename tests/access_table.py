@@ -287,7 +287,6 @@ def prepare(world: World) -> Access:
                     establishment_finess=establishment.finess,
                     service_name=service if role is Role.DECLARANT else None,
                 ),
-                rounds=4,
             )
     for profile in PROFILES:
         actor = world.actors.get(profile.key) or load_actor(world.db, profile.key.replace("_", "-"))

@@ -25,6 +25,10 @@ PG_URL = os.environ.get("REGISTRE_TEST_DATABASE_URL")
 # In-process app runs (AppTest) must not start the background duties against test databases;
 # the end-to-end servers get their own environment and do run them.
 os.environ["REGISTRE_BACKGROUND"] = "0"
+# bcrypt at cost 4 instead of 12 (0.3 s a hash): the suite hashes and checks thousands of
+# passwords. Only under the tests may the cost go below 12 (registre/config.py).
+os.environ["REGISTRE_UNDER_TEST"] = "1"
+os.environ["REGISTRE_BCRYPT_ROUNDS"] = "4"
 
 
 class FakeClock:

@@ -194,7 +194,6 @@ def build_world(db: Database) -> World:
                     else None,
                     **extra,
                 ),
-                rounds=4,
             )
     for username, *_ in specs:
         actor = load_actor(db, username.replace("_", "-"))

@@ -115,7 +115,6 @@ def add_account(world, username: str, role: Role, est: str):
                 if role is Role.DECLARANT
                 else None,
             ),
-            rounds=4,
         )
     actor = load_actor(world.db, username)
     assert actor is not None

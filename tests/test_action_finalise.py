@@ -94,7 +94,6 @@ def add_staff(world, est: str) -> None:
                     establishment_finess=establishment.finess,
                     service_name=service if role is Role.DECLARANT else None,
                 ),
-                rounds=4,
             )
 
 
@@ -451,7 +450,6 @@ def test_a_long_valid_recipient_address_does_not_break_finalisation(world):
                 password=PASSWORD,
                 establishment_finess=s.get(Establishment, world.est["ref"]).finess,
             ),
-            rounds=4,
         )
     ref = make_dossier(world, "finalised")
     assert load(world, ref.id).state is DossierState.FINALISED

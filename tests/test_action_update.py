@@ -100,7 +100,6 @@ def add_declarant(world, username: str, service_name: str):
                 establishment_finess=finess,
                 service_name=service_name,
             ),
-            rounds=4,
         )
     actor = load_actor(world.db, username)
     assert actor is not None

@@ -46,11 +46,19 @@ def test_password_policy(password, ok):
 
 
 def test_hash_and_check_roundtrip():
-    hashed = auth.hash_password("un-mot-de-passe-solide", rounds=4)
+    hashed = auth.hash_password("un-mot-de-passe-solide")
     assert hashed.startswith("$2")
     assert auth.check_password("un-mot-de-passe-solide", hashed)
     assert not auth.check_password("un-autre-mot-de-passe", hashed)
     assert not auth.check_password("x" * 100, hashed)
+
+
+def test_the_hash_cost_is_the_configured_one(monkeypatch):
+    """The suite hashes at cost 4 (tests/conftest.py); the same code hashes at 12 otherwise."""
+    assert auth.hash_password("un-mot-de-passe-solide").startswith("$2b$04$")
+    monkeypatch.delenv("REGISTRE_BCRYPT_ROUNDS")
+    assert auth.bcrypt_rounds() == 12
+    assert auth.hash_password("un-mot-de-passe-solide", rounds=5).startswith("$2b$05$")
 
 
 def test_hash_refuses_a_weak_password():

@@ -94,3 +94,19 @@ def test_session_idle_minutes_and_trusted_proxies(tmp_path, monkeypatch):
         load_settings({"REGISTRE_SESSION_IDLE_MINUTES": "0"})
     proxies = load_settings({"REGISTRE_TRUSTED_PROXIES": " 10.0.0.5 , ::1 "}).trusted_proxies
     assert proxies == {"10.0.0.5", "::1"}
+
+
+def test_bcrypt_cost_is_12_and_never_lower_outside_the_tests(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGISTRE_SECRETS_FILE", str(tmp_path / "absent.toml"))
+    assert load_settings({}).bcrypt_rounds == 12
+    assert load_settings({"REGISTRE_BCRYPT_ROUNDS": "13"}).bcrypt_rounds == 13
+    with pytest.raises(ConfigurationError, match="inférieur à 12"):
+        load_settings({"REGISTRE_BCRYPT_ROUNDS": "4"})
+    assert (
+        load_settings({"REGISTRE_BCRYPT_ROUNDS": "4", "REGISTRE_UNDER_TEST": "1"}).bcrypt_rounds
+        == 4
+    )
+    with pytest.raises(ConfigurationError, match="entre 4 et 31"):
+        load_settings({"REGISTRE_BCRYPT_ROUNDS": "3", "REGISTRE_UNDER_TEST": "1"})
+    with pytest.raises(ConfigurationError, match="nombre entier"):
+        load_settings({"REGISTRE_BCRYPT_ROUNDS": "douze"})

@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import functools
 import io
 import itertools
 import re
 from dataclasses import replace
 
-import bcrypt
-import pytest
 from email_validator import EmailNotValidError, validate_email
 from hypothesis import event, example, given
 from hypothesis import strategies as st
@@ -81,15 +78,6 @@ _serial = itertools.count(1)
 
 def _record(ok: bool) -> None:
     event("accepted" if ok else "refused")
-
-
-@pytest.fixture(autouse=True)
-def _fast_bcrypt(monkeypatch):
-    """The same checks, a cheaper hash (4 rounds instead of 12): many examples hash."""
-    fast = functools.partial(auth.hash_password, rounds=4)
-    monkeypatch.setattr(auth, "hash_password", fast)
-    monkeypatch.setattr(administration, "hash_password", fast)
-    monkeypatch.setattr(auth, "_DUMMY_HASH", bcrypt.hashpw(b"dummy", bcrypt.gensalt(rounds=4)))
 
 
 def admin(world):
@@ -287,7 +275,6 @@ def _new_account(world) -> tuple[str, int]:
                 password=PASSWORD,
                 establishment_finess=s.get(Establishment, world.est["req"]).finess,
             ),
-            rounds=4,
         )
         return username, account.id
 

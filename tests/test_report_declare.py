@@ -362,7 +362,6 @@ def test_an_impact_nobody_can_be_told_of_is_said_to_the_declarer(world):
                 password="mot-de-passe-de-test-2026",
                 establishment_finess="920000650",
             ),
-            rounds=4,
         )
     actor = load_actor(world.db, "declarant-foch")
     assert actor is not None
