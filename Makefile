@@ -5,6 +5,10 @@ PORT ?= 8501
 PYTHON ?= python3
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432
+# pytest-xdist: one process per core (measured on 2), each with its own database; a module
+# stays on one worker (its servers and its order). PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
+XDIST := -n $(PYTEST_WORKERS) --dist loadfile
 
 .PHONY: run test test-pg bench lint format install install-dev clean audit secrets-baseline
 
@@ -28,11 +32,14 @@ run: $(VENV)/.installed
 	@echo "Registre des refus PDSES : http://127.0.0.1:$(PORT)"
 	$(VENV)/bin/streamlit run Home.py --server.port $(PORT) --server.address 127.0.0.1
 
+# Every test, on SQLite (the PostgreSQL-only ones excepted: make test-pg).
 test: $(VENV)/.installed-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
+# What touches the database, the browser tests included, on PostgreSQL; the engine-independent
+# tests already ran in make test (REGISTRE_TEST_EVERYTHING=1 runs them here too).
 test-pg: $(VENV)/.installed-dev
-	REGISTRE_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest $(PYTEST_ARGS)
+	REGISTRE_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The performance targets (issue 7) on a generated registry of a million dossiers, one table
 # (benchmarks/bench.py; about 25 minutes the first time, 15 once the databases exist).
