@@ -228,15 +228,57 @@ def view_kind(actor: Actor | None, dossier: Dossier) -> ViewKind | None:
     return None
 
 
-def in_regional_scope(actor: Actor, dossier: Dossier) -> bool:
-    if not actor.departements:
-        return True
-    if dossier.requesting_establishment.departement in actor.departements:
-        return True
-    return any(
-        ln.removed_at is None and ln.refusing_establishment.departement in actor.departements
-        for ln in dossier.lines
+# --- what the regional agency sees (README « Ce que voit l'ARS ») --------------------------
+# A dossier reaches the ARS only through what was transmitted: a draft never finalised and a
+# line not yet sent are the requester's private work. An ARS limited to some départements
+# sees a dossier whose requester is there (with all its sent lines), or one of whose sent
+# lines goes to a refuser there (with those lines only: a line whose two sides are both
+# outside its départements stays out of its view, as out of its statistics).
+
+SENT_LINE_STATES = frozenset({LineState.AWAITING, LineState.ANSWERED})
+
+
+def _in_region(actor: Actor, dossier: Dossier, line: RefuserLine) -> bool:
+    departements = actor.departements
+    return (
+        not departements
+        or dossier.requesting_establishment.departement in departements
+        or line.refusing_establishment.departement in departements
     )
+
+
+def regional_lines(actor: Actor, dossier: Dossier) -> list[RefuserLine]:
+    """The live, sent lines of ``dossier`` an ARS account sees (none of a draft)."""
+    if dossier.finalised_at is None:
+        return []
+    return [
+        ln
+        for ln in dossier.lines
+        if ln.removed_at is None and ln.state in SENT_LINE_STATES and _in_region(actor, dossier, ln)
+    ]
+
+
+def regional_history_line_ids(actor: Actor, dossier: Dossier) -> set[int]:
+    """The lines whose history an ARS account sees: those it sees, and those sent then
+    removed on a reopening (they were transmitted)."""
+    if dossier.finalised_at is None:
+        return set()
+    return {
+        ln.id
+        for ln in dossier.lines
+        if ln.notified_at is not None
+        and (ln.removed_at is not None or ln.state in SENT_LINE_STATES)
+        and _in_region(actor, dossier, ln)
+    }
+
+
+def in_regional_scope(actor: Actor, dossier: Dossier) -> bool:
+    if dossier.finalised_at is None:
+        return False
+    departements = actor.departements
+    if not departements or dossier.requesting_establishment.departement in departements:
+        return True
+    return bool(regional_lines(actor, dossier))
 
 
 def can_view(actor: Actor | None, dossier: Dossier) -> Decision:

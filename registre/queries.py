@@ -39,7 +39,14 @@ from registre.models import (
     Specialty,
     Urgency,
 )
-from registre.permissions import ViewKind, get_abilities, refuser_line_of, view_kind
+from registre.permissions import (
+    ViewKind,
+    get_abilities,
+    refuser_line_of,
+    regional_history_line_ids,
+    regional_lines,
+    view_kind,
+)
 from registre.validation import searchable, valid_id
 from registre.workflow import (
     DOSSIER_STATE_ICONS,
@@ -325,7 +332,7 @@ def build_view(actor: Actor, dossier: Dossier) -> DossierView:
                     icon=LINE_STATE_ICONS[ln.state],
                     answer=_answer(ln),
                 )
-                for ln in _live(dossier)
+                for ln in regional_lines(actor, dossier)
             ),
         )
     return RequesterView(
@@ -697,7 +704,7 @@ def audit_trail(session: Session, *where: Any) -> Sequence[AuditEntry]:
 def history(db: Database, actor: Actor, dossier_id: int) -> list[HistoryEntry]:
     """The audit trail of a dossier, cut to the viewer: a refusing establishment sees when the
     refusal was sent to it and its own answers; the requester sees that a refuser answered,
-    not what; the ARS sees everything."""
+    not what; the ARS sees every detail of the lines it sees."""
     with db.read() as session:
         actor = fresh_actor(session, actor)
         dossier = _load(session, dossier_id=dossier_id, number=None)
@@ -720,6 +727,9 @@ def history(db: Database, actor: Actor, dossier_id: int) -> list[HistoryEntry]:
             return None
 
         entries = audit_trail(session, AuditEntry.dossier_id == dossier.id)
+        if kind is ViewKind.REGIONAL:  # not the lines it does not see (never sent, elsewhere)
+            seen = regional_history_line_ids(actor, dossier)
+            entries = [e for e in entries if e.entity != "refuser_line" or e.entity_id in seen]
         return cut_history(entries, kind, ACTION_LABELS, _details, refuser_side)
 
 

@@ -38,7 +38,6 @@ from sqlalchemy import (
     case,
     cast,
     distinct,
-    exists,
     extract,
     func,
     literal,
@@ -50,7 +49,7 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from registre.actors import Actor
@@ -67,12 +66,17 @@ from registre.models import (
     RefuserLine,
     Specialty,
 )
-from registre.permissions import Perspective, can_view_statistics, statistics_perspectives
+from registre.permissions import (
+    SENT_LINE_STATES,
+    Perspective,
+    can_view_statistics,
+    statistics_perspectives,
+)
 from registre.queries import Choice
 from registre.timeutil import as_utc, now, to_paris
 
 TOP_ESTABLISHMENTS = 20
-SENT_STATES = (LineState.AWAITING, LineState.ANSWERED)
+SENT_STATES = tuple(sorted(SENT_LINE_STATES))  # a refusal counts once sent (permissions)
 WEEKDAYS = ("Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi", "Samedi", "Dimanche")
 
 PERSPECTIVE_LABELS: dict[Perspective, str] = {
@@ -174,18 +178,13 @@ def refusal_conditions(scope: Scope, filters: StatsFilters) -> list[ColumnElemen
     elif scope.perspective is Perspective.REFUSER:
         where.append(RefuserLine.refusing_establishment_id == scope.establishment_id)
     elif scope.departements:
-        # The ARS of some départements: a dossier whose requester or one of whose refusers
-        # is there (as ``permissions.in_regional_scope``), with all its refusals.
+        # The ARS of some départements: a refusal whose requester or refuser is there (as
+        # ``permissions.regional_lines``); a line with both sides outside is not its own.
         ids = _in_departements(scope.departements)
-        other = aliased(RefuserLine)
         where.append(
             or_(
                 Dossier.requesting_establishment_id.in_(ids),
-                exists().where(
-                    other.dossier_id == Dossier.id,
-                    other.removed_at.is_(None),
-                    other.refusing_establishment_id.in_(ids),
-                ),
+                RefuserLine.refusing_establishment_id.in_(ids),
             )
         )
     if scope.specialty_ids:

@@ -429,32 +429,29 @@ REGION = {
     },
 }
 
-# ars_75: the dossiers with Pitié-Salpêtrière among their live refusers (d2, d8), with all
-# their refusals; d4 (its Pitié line removed) and d3 (transferred there) are not in scope.
+# ars_75: the refusals whose requester or refuser is in Paris (issue 14): the Pitié-Salpêtrière
+# lines of d2 and d8, neither answered; their other lines (91 → 94, 94 → 92) are not its own,
+# nor d4 (its Pitié line removed before sending) and d3 (transferred there).
 REGION_75 = {
     "figures": {
         "dossiers": 2,
-        "refusals": 4,
-        "refusals_per_dossier": 2.0,
+        "refusals": 2,
+        "refusals_per_dossier": 1.0,
         "impact_share": 0.5,
-        "answer_rate": 0.5,
-        "median_answer_hours": 3.5,  # 3, 4
+        "answer_rate": 0.0,
+        "median_answer_hours": None,
         "holder_share": 0.0,
         "outside_pdses_share": 1.0,
     },
-    "daily": [(d(3, 10), ORL, 2), (d(3, 20), VISC, 2)],
-    "week": [(d(3, 9), ORL, 2), (d(3, 16), VISC, 2)],
-    "month": [(d(3, 1), VISC, 2), (d(3, 1), ORL, 2)],
-    "establishments": [
-        (NAME["paris"], 2, 0, "Non"),
-        (NAME["other"], 1, 0, "Non"),
-        (NAME["ref"], 1, 0, "Non"),
-    ],
-    "requester_motifs": [(LIT, 2), (PRATICIEN, 1), (BLOC, 1)],
-    "refuser_motifs": [(LIT, 1), (BLOC, 1)],
-    "concordance": [(PRATICIEN, LIT, 1), (BLOC, BLOC, 1)],
+    "daily": [(d(3, 10), ORL, 1), (d(3, 20), VISC, 1)],
+    "week": [(d(3, 9), ORL, 1), (d(3, 16), VISC, 1)],
+    "month": [(d(3, 1), VISC, 1), (d(3, 1), ORL, 1)],
+    "establishments": [(NAME["paris"], 2, 0, "Non")],
+    "requester_motifs": [(LIT, 2)],
+    "refuser_motifs": [],
+    "concordance": [],
     "destinations": [(DEAD, 1), (ON_SITE, 1)],
-    "cells": {("Mardi", "14 h"): 2, ("Vendredi", "10 h"): 2},
+    "cells": {("Mardi", "14 h"): 1, ("Vendredi", "10 h"): 1},
 }
 
 CASES = [

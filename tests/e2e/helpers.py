@@ -23,7 +23,12 @@ def live(page: Page) -> Locator:
 
 
 def login(page: Page, username: str, password: str) -> None:
+    """Once the page is idle: a click on « Se connecter » while the cookie component's first
+    rerun is on its way was lost (CI, two workers: the form stayed, filled, for 20 s)."""
+    from .steps import settle
+
     expect_login_form(page)
+    settle(page)
     live(page).get_by_label("Identifiant").fill(username)
     live(page).get_by_label("Mot de passe").fill(password)
     live(page).get_by_role("button", name="Se connecter").click()
