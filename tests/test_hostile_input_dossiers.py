@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -107,9 +108,9 @@ def test_create_draft(world, other, impact, impact_description, comments):
     if ok:
         view = queries.get_dossier(world.db, actor, dossier_id=ref.id)
         _assert_form_stored(view, other, impact, impact_description, comments)
-        # the ARS reads the same
-        regional = queries.get_dossier(world.db, world.actor("ars"), dossier_id=ref.id)
-        _assert_form_stored(regional, other, impact, impact_description, comments)
+        # a draft is the requester's own work: no ARS reads it (tests/test_regional_scope.py)
+        with pytest.raises(PermissionDenied):
+            queries.get_dossier(world.db, world.actor("ars"), dossier_id=ref.id)
 
 
 @HOSTILE
