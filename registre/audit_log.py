@@ -79,8 +79,73 @@ class AuditRow:
     details: str
 
 
-def _details(details: dict[str, Any]) -> str:
-    return json.dumps(details, ensure_ascii=False, sort_keys=True) if details else ""
+# The journal tells who did what, when, on which record and which fields changed; never what
+# someone typed (issue 14): the administrator may not « Voir le dossier », and the journal is
+# no side door to either side's clinical text. Deny by default: a text value is shown as
+# stored only under these keys (codes, identifiers, dates, states); any other is replaced by
+# its length. Numbers, booleans and lists of identifiers are shown as they are.
+CODED_KEYS = frozenset(
+    {
+        # top-level details
+        "side",
+        "role",
+        "number",
+        "username",
+        "client",
+        "until",
+        "format",
+        "sha256",
+        # changed fields (``changes``): coded values of the forms
+        "age_band",
+        "sex",
+        "urgency",
+        "requested_at",
+        "occurred_at",
+        "state",
+        "email",
+        "finess",
+        "departement",
+        "departements",
+        "kind",
+    }
+)
+# « reason » is a typed text (reopening, abandon, withdrawal) except after a failed login.
+CODED_REASON_ACTIONS = frozenset({"login_failed"})
+
+
+def masked(text: str) -> str:
+    return f"‹ texte masqué, {len(text)} caractère{'s' if len(text) > 1 else ''} ›"
+
+
+def _shown(key: str, value: Any, *, coded: bool) -> Any:
+    if isinstance(value, str):
+        return value if coded or value == "" else masked(value)
+    if isinstance(value, list):
+        return [_shown(key, item, coded=coded) for item in value]
+    if isinstance(value, dict):
+        return {k: _shown(k, v, coded=k in CODED_KEYS) for k, v in value.items()}
+    return value  # None, a number, a boolean
+
+
+def visible_details(action: str, details: dict[str, Any]) -> dict[str, Any]:
+    """The details of an entry as the administrator sees them: typed texts masked."""
+    out: dict[str, Any] = {}
+    for key, value in details.items():
+        if key == "changes" and isinstance(value, dict):
+            out[key] = {
+                name: _shown(name, change, coded=name in CODED_KEYS)
+                for name, change in value.items()
+            }
+        else:
+            coded = key in CODED_KEYS or (key == "reason" and action in CODED_REASON_ACTIONS)
+            out[key] = _shown(key, value, coded=coded)
+    return out
+
+
+def _details(action: str, details: dict[str, Any]) -> str:
+    if not details:
+        return ""
+    return json.dumps(visible_details(action, details), ensure_ascii=False, sort_keys=True)
 
 
 def _query(filters: AuditFilters) -> Any:
@@ -119,7 +184,7 @@ def _row(entry: AuditEntry, username: str | None, number: str | None) -> AuditRo
         entity=entry.entity,
         entity_id=entry.entity_id,
         dossier_number=number,
-        details=_details(entry.details),
+        details=_details(entry.action, entry.details),
     )
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func, select
 
-from registre import administration, audit, audit_log, auth, exports, reports
+from registre import administration, audit, audit_log, auth, dossiers, exports, queries, reports
 from registre.accounts import AccountFields
 from registre.audit_log import AuditFilters
 from registre.errors import PermissionDenied, ValidationError
@@ -282,12 +283,12 @@ def test_a_cell_that_a_spreadsheet_would_run_is_neutralised(world, clock):
         s.add(odd)
         s.flush()
         audit.record(
-            s, actor_id=odd.id, action="logout", entity="account", entity_id=odd.id, note="=1+1"
+            s, actor_id=odd.id, action="logout", entity="account", entity_id=odd.id, number="=1+1"
         )
     rows = read_csv(audit_log.export_csv(world.db, admin(world), AuditFilters(action="logout")))
     [row] = rows[1:]
     assert row[1] == "'=hyperlink(1)"
-    assert row[7] == '{"note": "=1+1"}'  # a JSON object: it never starts like a formula
+    assert row[7] == '{"number": "=1+1"}'  # a JSON object: it never starts like a formula
     assert not any(cell.startswith(exports.FORMULA_STARTS) for cell in row)
 
 
@@ -371,3 +372,133 @@ def test_filter_by_report_number_typed_in_lowercase(world, trail, clock):
 def test_every_report_action_has_a_label():
     for code in ("report_declared", "report_answered", "report_withdrawn", "report_reminded"):
         assert audit_log.ACTION_LABELS[code] != code
+
+
+# --- what the administrator may not read (issue 14 § 2) --------------------------------------
+
+# One marker per free text of either side that an audit entry records (xss_inventory's clinical
+# fields and the three reasons), and two the administrator types itself.
+MARKERS = {
+    key: f"MARQUEUR-{key}-{i:02d}"
+    for i, key in enumerate(
+        [
+            "request_other_motif",
+            "impact_description",
+            "comments",
+            "line_other_motif",
+            "line_comments",
+            "answer_other_motif",
+            "answer_comments",
+            "report_description",
+            "report_impact",
+            "analysis",
+            "corrective_measures",
+            "reopen_reason",
+            "abandon_reason",
+            "withdraw_reason",
+            "display_name",
+        ]
+    )
+}
+
+
+@pytest.fixture
+def typed_everywhere(world):
+    """Every free text typed, then changed once (an edit records old and new values)."""
+    w, m = world, MARKERS
+    author, coordinator = w.actor("declarant_req"), w.actor("coordinateur_req")
+    ref = w.draft(
+        comments=m["comments"],
+        request_motif_id=w.request_motif["Autre"],
+        request_other_motif=m["request_other_motif"],
+        impact=True,
+        impact_description=m["impact_description"],
+        final_destination_id=w.destination["Retour à domicile"],
+    )
+    line_id = dossiers.add_line(
+        w.db,
+        author,
+        ref.id,
+        w.line_input(
+            refusal_motif_id=w.refusal_motif["Autre"],
+            other_motif=m["line_other_motif"],
+            comments=m["line_comments"],
+        ),
+    )
+    dossiers.finalise(w.db, author, ref.id)
+    dossiers.answer(
+        w.db,
+        w.actor("coordinateur_ref"),
+        ref.id,
+        line_id,
+        dossiers.AnswerInput(
+            understood_motif_id=w.request_motif["Avis spécialisé"],
+            refusal_motif_id=w.refusal_motif["Autre"],
+            other_motif=m["answer_other_motif"],
+            comments=m["answer_comments"],
+        ),
+    )
+    dossiers.reopen(w.db, coordinator, ref.id, m["reopen_reason"])
+    current = queries.get_dossier(w.db, author, dossier_id=ref.id)
+    dossiers.update_draft(
+        w.db,
+        author,
+        ref.id,
+        w.dossier_input(
+            comments="Commentaire corrigé",
+            impact=True,
+            impact_description="Impact corrigé",
+            final_destination_id=w.destination["Retour à domicile"],
+        ),
+        expected_version=current.version,
+    )
+    draft = w.draft(lines=("other",))
+    dossiers.abandon(w.db, author, draft.id, m["abandon_reason"])
+    answered = w.report(
+        description=m["report_description"], impact=True, impact_description=m["report_impact"]
+    )
+    reports.answer(
+        w.db,
+        w.actor("coordinateur_ref"),
+        answered.id,
+        reports.ReportAnswerInput(
+            analysis=m["analysis"], corrective_measures=m["corrective_measures"]
+        ),
+    )
+    withdrawn = w.report(concerned="other")
+    reports.withdraw(w.db, author, withdrawn.id, m["withdraw_reason"])
+    admin_actor = admin(w)
+    account_id = w.actor("declarant_ref").id
+    detail = administration.get_account(w.db, admin_actor, account_id)
+    fields = replace(detail.fields, display_name=m["display_name"])
+    administration.update(w.db, admin_actor, account_id, fields)
+    return ref
+
+
+def test_the_journal_shows_no_typed_text_only_which_fields_changed(world, typed_everywhere):
+    rows = entries(world, page_size=100)
+    shown = "\n".join(r.details for r in rows)
+    exported = audit_log.export_csv(world.db, admin(world), AuditFilters()).decode("utf-8-sig")
+    for key, marker in MARKERS.items():
+        assert marker not in shown, key
+        assert marker not in exported, key
+    assert "Commentaire corrigé" not in shown and "Impact corrigé" not in exported
+    # what an investigation needs is there: the fields, the lengths, the codes
+    [updated] = [r for r in rows if r.action == "dossier_updated"]
+    details = json.loads(updated.details)
+    assert set(details["changes"]) >= {"comments", "impact_description"}
+    old, new = details["changes"]["comments"]
+    assert old == audit_log.masked(MARKERS["comments"])
+    assert new == "‹ texte masqué, 19 caractères ›"
+    [reopened] = [r for r in rows if r.action == "dossier_reopened"]
+    assert json.loads(reopened.details)["reason"] == audit_log.masked(MARKERS["reopen_reason"])
+    [answered] = [r for r in rows if r.action == "line_answered"]
+    changes = json.loads(answered.details)["changes"]
+    assert changes["answer_refusal_motif_id"][1] == world.refusal_motif["Autre"]
+    assert json.loads(updated.details)["side"] == "requester"
+
+
+def test_a_failed_login_keeps_its_coded_reason(world):
+    assert not auth.authenticate(world.db, "personne", PASSWORD).ok
+    [failed] = entries(world, action="login_failed")
+    assert json.loads(failed.details)["reason"] == "unknown"

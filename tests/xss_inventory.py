@@ -104,19 +104,19 @@ FREE_TEXT_FIELDS: list[FreeText] = [
         "motif-reouverture",
         "audit_log.details.reason (dossier_reopened)",
         "coordinateur du demandeur",
-        (DOSSIER, ADMIN_JOURNAL),
+        (DOSSIER,),
     ),
     FreeText(
         "motif-abandon",
         "audit_log.details.reason (dossier_abandoned)",
         "demandeur",
-        (DOSSIER, ADMIN_JOURNAL),
+        (DOSSIER,),
     ),
     FreeText(
         "motif-retrait",
         "audit_log.details.reason (report_withdrawn)",
         "déclarant",
-        (SIGNALEMENT, ADMIN_JOURNAL),
+        (SIGNALEMENT,),
     ),
     # accounts and reference data (typed by the administrator, shown to everyone)
     FreeText(
@@ -197,7 +197,7 @@ FREE_TEXT_FIELDS: list[FreeText] = [
     ),
 ]
 """Every free-text field; every change to any of them is also kept, as typed, in
-``audit_log.details``, shown as JSON on « Journal d'audit »."""
+``audit_log.details``; « Journal d'audit » shows only its length (``audit_log.masked``)."""
 
 FIELDS = {f.key: f for f in FREE_TEXT_FIELDS}
 SHORT_FIELDS = {"territoire-etablissement", "territoire-ligne"}  # 120 characters at most

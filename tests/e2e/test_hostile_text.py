@@ -15,7 +15,6 @@ page the inventory names. ``pytest -s`` prints how long each role took.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -518,7 +517,9 @@ def test_the_administrator_sees_the_reference_data_and_the_audit_as_typed(
         page.get_by_role("button", name="Filtrer").click()
         settle(page)
         page.evaluate(_SCROLL_RIGHT_JS)  # the grid draws the columns in view only: « Détails »
-        v.check(ADMIN_JOURNAL, [key], encode=lambda t: json.dumps(t, ensure_ascii=False)[1:-1])
+        # the reason is the requester's (declarer's) text: its length only, never the text
+        # (tests/test_audit_log.py checks the masking itself)
+        v.check(ADMIN_JOURNAL, [], absent=(key,))
     v.done()
 
 
