@@ -117,13 +117,13 @@ def masked(text: str) -> str:
     return f"‹ texte masqué, {len(text)} caractère{'s' if len(text) > 1 else ''} ›"
 
 
-def _shown(key: str, value: Any, *, coded: bool) -> Any:
+def _shown(value: Any, *, coded: bool) -> Any:
     if isinstance(value, str):
         return value if coded or value == "" else masked(value)
     if isinstance(value, list):
-        return [_shown(key, item, coded=coded) for item in value]
+        return [_shown(item, coded=coded) for item in value]
     if isinstance(value, dict):
-        return {k: _shown(k, v, coded=k in CODED_KEYS) for k, v in value.items()}
+        return {k: _shown(v, coded=k in CODED_KEYS) for k, v in value.items()}
     return value  # None, a number, a boolean
 
 
@@ -133,12 +133,11 @@ def visible_details(action: str, details: dict[str, Any]) -> dict[str, Any]:
     for key, value in details.items():
         if key == "changes" and isinstance(value, dict):
             out[key] = {
-                name: _shown(name, change, coded=name in CODED_KEYS)
-                for name, change in value.items()
+                name: _shown(change, coded=name in CODED_KEYS) for name, change in value.items()
             }
         else:
             coded = key in CODED_KEYS or (key == "reason" and action in CODED_REASON_ACTIONS)
-            out[key] = _shown(key, value, coded=coded)
+            out[key] = _shown(value, coded=coded)
     return out
 
 

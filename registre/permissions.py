@@ -198,16 +198,20 @@ def can_answer(actor: Actor | None, dossier: Dossier, line: RefuserLine) -> Deci
     return check(actor, Action.ANSWER, dossier, line)
 
 
+SENT_LINE_STATES = frozenset({LineState.AWAITING, LineState.ANSWERED})
+
+
+def is_sent(line: RefuserLine) -> bool:
+    """A live line its refuser received (the dossier was finalised with it)."""
+    return line.removed_at is None and line.state in SENT_LINE_STATES
+
+
 def refuser_line_of(actor: Actor, dossier: Dossier) -> RefuserLine | None:
     """The sent, live line of ``dossier`` addressed to the actor's establishment, if any."""
     if actor.establishment_id is None:
         return None
     for line in dossier.lines:
-        if (
-            line.refusing_establishment_id == actor.establishment_id
-            and line.removed_at is None
-            and line.state is not LineState.PENDING
-        ):
+        if line.refusing_establishment_id == actor.establishment_id and is_sent(line):
             return line
     return None
 
@@ -235,8 +239,6 @@ def view_kind(actor: Actor | None, dossier: Dossier) -> ViewKind | None:
 # lines goes to a refuser there (with those lines only: a line whose two sides are both
 # outside its départements stays out of its view, as out of its statistics).
 
-SENT_LINE_STATES = frozenset({LineState.AWAITING, LineState.ANSWERED})
-
 
 def _in_region(actor: Actor, dossier: Dossier, line: RefuserLine) -> bool:
     departements = actor.departements
@@ -251,11 +253,7 @@ def regional_lines(actor: Actor, dossier: Dossier) -> list[RefuserLine]:
     """The live, sent lines of ``dossier`` an ARS account sees (none of a draft)."""
     if dossier.finalised_at is None:
         return []
-    return [
-        ln
-        for ln in dossier.lines
-        if ln.removed_at is None and ln.state in SENT_LINE_STATES and _in_region(actor, dossier, ln)
-    ]
+    return [ln for ln in dossier.lines if is_sent(ln) and _in_region(actor, dossier, ln)]
 
 
 def regional_history_line_ids(actor: Actor, dossier: Dossier) -> set[int]:
@@ -267,7 +265,7 @@ def regional_history_line_ids(actor: Actor, dossier: Dossier) -> set[int]:
         ln.id
         for ln in dossier.lines
         if ln.notified_at is not None
-        and (ln.removed_at is not None or ln.state in SENT_LINE_STATES)
+        and (ln.removed_at is not None or is_sent(ln))
         and _in_region(actor, dossier, ln)
     }
 

@@ -76,7 +76,6 @@ from registre.queries import Choice
 from registre.timeutil import as_utc, now, to_paris
 
 TOP_ESTABLISHMENTS = 20
-SENT_STATES = tuple(sorted(SENT_LINE_STATES))  # a refusal counts once sent (permissions)
 WEEKDAYS = ("Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi", "Samedi", "Dimanche")
 
 PERSPECTIVE_LABELS: dict[Perspective, str] = {
@@ -169,7 +168,7 @@ def refusal_conditions(scope: Scope, filters: StatsFilters) -> list[ColumnElemen
     start, end = _period(filters)
     where: list[ColumnElement[bool]] = [
         RefuserLine.removed_at.is_(None),
-        RefuserLine.state.in_(SENT_STATES),
+        RefuserLine.state.in_(SENT_LINE_STATES),  # a refusal counts once sent
         Dossier.requested_at >= start,
         Dossier.requested_at < end,
     ]

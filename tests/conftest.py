@@ -63,10 +63,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _keep(
     config: pytest.Config, items: list[pytest.Item], wanted: Callable[[pytest.Item], bool]
 ) -> None:
-    dropped = [item for item in items if not wanted(item)]
+    kept, dropped = [], []
+    for item in items:
+        (kept if wanted(item) else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = [item for item in items if wanted(item)]
+        items[:] = kept
 
 
 _skipped: list[str] = []
