@@ -41,6 +41,8 @@ from registre.models import (
     Urgency,
 )
 from registre.permissions import (
+    DOSSIER_UNAVAILABLE,
+    NO_SUCH_LINE,
     Decision,
     can_abandon,
     can_add_line,
@@ -51,6 +53,7 @@ from registre.permissions import (
     can_remove_line,
     can_reopen,
     can_update,
+    view_kind,
 )
 from registre.timeutil import now, to_paris
 from registre.transitions import (
@@ -144,24 +147,42 @@ def _ref(dossier: Dossier) -> DossierRef:
     return DossierRef(dossier.id, dossier.number, dossier.version, dossier.state)
 
 
-def _lock_dossier(session: Session, dossier_id: int, expected_version: int | None) -> Dossier:
+def _lock_dossier(
+    session: Session, actor: Actor, dossier_id: int, expected_version: int | None
+) -> Dossier:
+    """The dossier, locked for the transaction. A form loaded before a change conflicts, but
+    only for someone who may see the dossier: an outsider gets the permission's answer, the
+    same as for a dossier that does not exist, never « modifié entre-temps »."""
     dossier = (
         session.get(Dossier, dossier_id, with_for_update=True, populate_existing=True)
         if valid_id(dossier_id)
         else None
     )
     if dossier is None:
-        raise NotFound("Dossier introuvable.")
-    if expected_version is not None and dossier.version != expected_version:
+        raise NotFound(DOSSIER_UNAVAILABLE)
+    if (
+        expected_version is not None
+        and dossier.version != expected_version
+        and view_kind(actor, dossier) is not None
+    ):
         raise ConflictError()
     return dossier
 
 
-def _live_line(dossier: Dossier, line_id: int) -> RefuserLine:
-    for line in dossier.lines:
-        if line.id == line_id and line.removed_at is None:
-            return line
-    raise NotFound("Établissement refuseur introuvable dans ce dossier.")
+def _allowed_line(
+    actor: Actor,
+    dossier: Dossier,
+    line_id: int,
+    permission: Callable[[Actor, Dossier, RefuserLine | None], Decision],
+) -> RefuserLine:
+    """The live line ``line_id`` of ``dossier``, once ``permission`` allows the action on it.
+    Only someone who may see the dossier learns that the line is not (or no longer) there."""
+    line = next((ln for ln in dossier.lines if ln.id == line_id and ln.removed_at is None), None)
+    if line is None:
+        seen = view_kind(actor, dossier) is not None
+        raise NotFound(NO_SUCH_LINE if seen else DOSSIER_UNAVAILABLE)
+    allow(permission(actor, dossier, line))
+    return line
 
 
 def _snapshot(obj: object, names: list[str]) -> dict[str, Any]:
@@ -485,7 +506,7 @@ def update_draft(
     expected_version: int | None = None,
 ) -> DossierRef:
     with transaction(db, actor) as (session, actor):
-        dossier = _lock_dossier(session, dossier_id, expected_version)
+        dossier = _lock_dossier(session, actor, dossier_id, expected_version)
         allow(can_update(actor, dossier))
         values = _validate_dossier(session, actor, data, dossier, finalising=False)
         before = _snapshot(dossier, _DOSSIER_FIELDS)
@@ -522,7 +543,7 @@ def add_line(
 ) -> int:
     """Add a refusing establishment; returns the new line's id."""
     with transaction(db, actor) as (session, actor):
-        dossier = _lock_dossier(session, dossier_id, expected_version)
+        dossier = _lock_dossier(session, actor, dossier_id, expected_version)
         allow(can_add_line(actor, dossier))
         values = _validate_line(session, dossier, data, None)
         line = RefuserLine(
@@ -562,9 +583,8 @@ def edit_line(
     expected_version: int | None = None,
 ) -> None:
     with transaction(db, actor) as (session, actor):
-        dossier = _lock_dossier(session, dossier_id, expected_version)
-        line = _live_line(dossier, line_id)
-        allow(can_edit_line(actor, dossier, line))
+        dossier = _lock_dossier(session, actor, dossier_id, expected_version)
+        line = _allowed_line(actor, dossier, line_id, can_edit_line)
         values = _validate_line(session, dossier, data, line)
         before = _snapshot(line, list(values))
         for name, value in values.items():
@@ -595,9 +615,8 @@ def remove_line(
 ) -> None:
     """Take a line out of a draft (kept in the database and the audit trail)."""
     with transaction(db, actor) as (session, actor):
-        dossier = _lock_dossier(session, dossier_id, expected_version)
-        line = _live_line(dossier, line_id)
-        allow(can_remove_line(actor, dossier, line))
+        dossier = _lock_dossier(session, actor, dossier_id, expected_version)
+        line = _allowed_line(actor, dossier, line_id, can_remove_line)
         line.removed_at = now()
         _touch(dossier)
         _audit(
@@ -621,7 +640,7 @@ def finalise(
     ``data`` (the form as it stands: the destination is often chosen just before), the
     dossier is saved and finalised in one transaction, so nothing typed is lost."""
     with transaction(db, actor) as (session, actor):
-        dossier = _lock_dossier(session, dossier_id, expected_version)
+        dossier = _lock_dossier(session, actor, dossier_id, expected_version)
         allow(can_finalise(actor, dossier))
         before = _snapshot(dossier, _DOSSIER_FIELDS)
         current = data if data is not None else DossierInput(**before)
@@ -686,7 +705,7 @@ def _close_with_reason(
 ) -> DossierRef:
     """A state change that carries a written reason (reopen, abandon)."""
     with transaction(db, actor) as (session, actor):
-        dossier = _lock_dossier(session, dossier_id, expected_version)
+        dossier = _lock_dossier(session, actor, dossier_id, expected_version)
         allow(permission(actor, dossier))
         errors: list[FieldError] = []
         cleaned = check_text(
@@ -760,9 +779,8 @@ def answer(
     refused by the state (already answered); the requester's own edits of its statement on
     this line (after a reopening) must not make the answer conflict, so no version check."""
     with transaction(db, actor) as (session, actor):
-        dossier = _lock_dossier(session, dossier_id, None)
-        line = _live_line(dossier, line_id)
-        allow(can_answer(actor, dossier, line))
+        dossier = _lock_dossier(session, actor, dossier_id, None)
+        line = _allowed_line(actor, dossier, line_id, can_answer)
         errors: list[FieldError] = []
         understood = lookup_active(
             session,

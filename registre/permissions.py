@@ -58,6 +58,12 @@ class ViewKind(enum.StrEnum):
 
 _NOT_YOURS = "Ce dossier ne concerne pas votre établissement."
 
+# One answer for « no such record » and « not yours », given before anything about the
+# record's state: an outsider learns neither that a number exists nor where it stands.
+DOSSIER_UNAVAILABLE = "Ce dossier n'existe pas ou vous n'y avez pas accès."
+REPORT_UNAVAILABLE = "Ce signalement n'existe pas ou vous n'y avez pas accès."
+NO_SUCH_LINE = "Établissement refuseur introuvable dans ce dossier."
+
 
 def _specialty_ok(actor: Actor, specialty_id: int) -> bool:
     return not actor.specialty_ids or specialty_id in actor.specialty_ids
@@ -114,13 +120,24 @@ def _refuser_scope(actor: Actor, dossier: Dossier, line: RefuserLine) -> Decisio
     )
 
 
+def _side_scope(actor: Actor, side: Side, dossier: Dossier, line: RefuserLine | None) -> Decision:
+    if side is Side.REQUESTER:
+        return _requester_scope(actor, dossier, write=True)
+    if line is None or line.dossier_id != dossier.id:
+        return _no(NO_SUCH_LINE if refuser_line_of(actor, dossier) is not None else _NOT_YOURS)
+    return _refuser_scope(actor, dossier, line)
+
+
 def check(
     actor: Actor | None,
     action: Action,
     dossier: Dossier | None = None,
     line: RefuserLine | None = None,
 ) -> Decision:
-    """The single gate behind every ``can_*`` function."""
+    """The single gate behind every ``can_*`` function. Its order is part of the rule: the
+    actor's role, then the scope (someone who may not see the dossier gets
+    ``DOSSIER_UNAVAILABLE``, as for a dossier that does not exist), and only then the
+    states, which only those who see the dossier may learn."""
     if actor is None:
         return _no("Vous devez être connecté.")
     transition = TRANSITIONS.get(action)
@@ -128,23 +145,21 @@ def check(
         return _no("Action inconnue.")
     if actor.role not in transition.roles:
         return _no(f"Le profil « {actor.role.label} » ne permet pas cette action.")
-    state = dossier.state if dossier is not None else None
-    if state not in transition.dossier_states:
-        return _no("Cette action n'est pas possible dans l'état actuel du dossier.")
     if dossier is None:
-        return YES if action is Action.CREATE else _no("Dossier introuvable.")
+        return YES if action is Action.CREATE else _no(DOSSIER_UNAVAILABLE)
+    scope = _side_scope(actor, transition.side, dossier, line)
+    if not scope:
+        return scope if view_kind(actor, dossier) is not None else _no(DOSSIER_UNAVAILABLE)
+    if dossier.state not in transition.dossier_states:
+        return _no("Cette action n'est pas possible dans l'état actuel du dossier.")
     if transition.line_states is not None:
         if line is None or line.dossier_id != dossier.id or line.removed_at is not None:
-            return _no("Établissement refuseur introuvable dans ce dossier.")
+            return _no(NO_SUCH_LINE)
         if line.state not in transition.line_states:
             if action is Action.ANSWER and line.state is LineState.ANSWERED:
                 return _no("Une réponse a déjà été enregistrée pour ce refus.")
             return _no("Cette action n'est pas possible dans l'état actuel de ce refuseur.")
-    if transition.side is Side.REFUSER:
-        if line is None:
-            return _no("Établissement refuseur introuvable dans ce dossier.")
-        return _refuser_scope(actor, dossier, line)
-    return _requester_scope(actor, dossier, write=True)
+    return YES
 
 
 def can_create(actor: Actor | None, specialty_id: int | None = None) -> Decision:
@@ -159,13 +174,15 @@ def can_add_line(actor: Actor | None, dossier: Dossier) -> Decision:
     return check(actor, Action.ADD_LINE, dossier)
 
 
-def can_edit_line(actor: Actor | None, dossier: Dossier, line: RefuserLine) -> Decision:
+def can_edit_line(actor: Actor | None, dossier: Dossier, line: RefuserLine | None) -> Decision:
     return check(actor, Action.EDIT_LINE, dossier, line)
 
 
-def can_remove_line(actor: Actor | None, dossier: Dossier, line: RefuserLine) -> Decision:
+def can_remove_line(actor: Actor | None, dossier: Dossier, line: RefuserLine | None) -> Decision:
     decision = check(actor, Action.REMOVE_LINE, dossier, line)
-    already_sent = line.state is not LineState.PENDING and line.dossier_id == dossier.id
+    already_sent = (
+        line is not None and line.state is not LineState.PENDING and line.dossier_id == dossier.id
+    )
     if not decision and already_sent and check(actor, Action.EDIT_LINE, dossier, line):
         return _no(
             "Cet établissement a déjà été informé du refus : la ligne ne peut plus être "
@@ -194,7 +211,7 @@ def can_abandon(actor: Actor | None, dossier: Dossier) -> Decision:
     return decision
 
 
-def can_answer(actor: Actor | None, dossier: Dossier, line: RefuserLine) -> Decision:
+def can_answer(actor: Actor | None, dossier: Dossier, line: RefuserLine | None) -> Decision:
     return check(actor, Action.ANSWER, dossier, line)
 
 
@@ -281,7 +298,7 @@ def in_regional_scope(actor: Actor, dossier: Dossier) -> bool:
 
 def can_view(actor: Actor | None, dossier: Dossier) -> Decision:
     if view_kind(actor, dossier) is None:
-        return _no("Vous n'avez pas accès à ce dossier.")
+        return _no(DOSSIER_UNAVAILABLE)
     return YES
 
 
@@ -308,7 +325,9 @@ def _concerned_scope(actor: Actor, report: Report) -> Decision:
 def check_report(
     actor: Actor | None, action: ReportAction, report: Report | None = None
 ) -> Decision:
-    """The single gate behind every report permission, read from ``REPORT_TRANSITIONS``."""
+    """The single gate behind every report permission, read from ``REPORT_TRANSITIONS``,
+    in the order of ``check``: role, scope (``REPORT_UNAVAILABLE`` to whoever may not see
+    the report), then state."""
     if actor is None:
         return _no("Vous devez être connecté.")
     transition = REPORT_TRANSITIONS.get(action)
@@ -316,16 +335,19 @@ def check_report(
         return _no("Action inconnue.")
     if actor.role not in transition.roles:
         return _no(f"Le profil « {actor.role.label} » ne permet pas cette action.")
-    state = report.state if report is not None else None
-    if state not in transition.states:
-        if action is ReportAction.ANSWER and state is ReportState.ANSWERED:
+    if report is None:
+        return YES if action is ReportAction.DECLARE else _no(REPORT_UNAVAILABLE)
+    if transition.side is Side.REFUSER:
+        scope = _concerned_scope(actor, report)
+    else:
+        scope = _declaring_scope(actor, report, write=True)
+    if not scope:
+        return scope if report_view_kind(actor, report) is not None else _no(REPORT_UNAVAILABLE)
+    if report.state not in transition.states:
+        if action is ReportAction.ANSWER and report.state is ReportState.ANSWERED:
             return _no("Une réponse a déjà été enregistrée pour ce signalement.")
         return _no("Cette action n'est pas possible dans l'état actuel du signalement.")
-    if report is None:
-        return YES if action is ReportAction.DECLARE else _no("Signalement introuvable.")
-    if transition.side is Side.REFUSER:
-        return _concerned_scope(actor, report)
-    return _declaring_scope(actor, report, write=True)
+    return YES
 
 
 def can_declare_report(actor: Actor | None, specialty_id: int | None = None) -> Decision:
@@ -363,7 +385,7 @@ def report_view_kind(actor: Actor | None, report: Report) -> ViewKind | None:
 
 def can_view_report(actor: Actor | None, report: Report) -> Decision:
     if report_view_kind(actor, report) is None:
-        return _no("Vous n'avez pas accès à ce signalement.")
+        return _no(REPORT_UNAVAILABLE)
     return YES
 
 

@@ -40,6 +40,7 @@ from registre.models import (
     Urgency,
 )
 from registre.permissions import (
+    DOSSIER_UNAVAILABLE,
     ViewKind,
     get_abilities,
     refuser_line_of,
@@ -222,10 +223,10 @@ def _load(session: Session, *, dossier_id: int | None, number: str | None) -> Do
     elif dossier_id is None and number and searchable(number.strip()):
         query = query.where(Dossier.number == number.strip().upper())
     else:
-        raise NotFound("Dossier introuvable.")
+        raise NotFound(DOSSIER_UNAVAILABLE)
     dossier = session.scalars(query).unique().one_or_none()
     if dossier is None:
-        raise NotFound("Dossier introuvable.")
+        raise NotFound(DOSSIER_UNAVAILABLE)
     return dossier
 
 
@@ -293,7 +294,7 @@ def _live(d: Dossier) -> list[RefuserLine]:
 def build_view(actor: Actor, dossier: Dossier) -> DossierView:
     kind = view_kind(actor, dossier)
     if kind is None:
-        raise PermissionDenied("Vous n'avez pas accès à ce dossier.")
+        raise PermissionDenied(DOSSIER_UNAVAILABLE)
     abilities = get_abilities(actor, dossier)
     if kind is ViewKind.REFUSER:
         line = refuser_line_of(actor, dossier)
@@ -710,7 +711,7 @@ def history(db: Database, actor: Actor, dossier_id: int) -> list[HistoryEntry]:
         dossier = _load(session, dossier_id=dossier_id, number=None)
         kind = view_kind(actor, dossier)
         if kind is None:
-            raise PermissionDenied("Vous n'avez pas accès à ce dossier.")
+            raise PermissionDenied(DOSSIER_UNAVAILABLE)
         own_line = refuser_line_of(actor, dossier) if kind is ViewKind.REFUSER else None
 
         def refuser_side(e: AuditEntry, person: str, label: str) -> HistoryEntry | None:

@@ -25,7 +25,12 @@ from registre.models import (
     ReportType,
     Specialty,
 )
-from registre.permissions import ViewKind, get_report_abilities, report_view_kind
+from registre.permissions import (
+    REPORT_UNAVAILABLE,
+    ViewKind,
+    get_report_abilities,
+    report_view_kind,
+)
 from registre.queries import (
     Choice,
     Count,
@@ -121,10 +126,10 @@ def _load(session: Session, *, report_id: int | None, number: str | None) -> Rep
     elif report_id is None and number and searchable(number.strip()):
         query = query.where(Report.number == number.strip().upper())
     else:
-        raise NotFound("Signalement introuvable.")
+        raise NotFound(REPORT_UNAVAILABLE)
     report = session.scalars(query).one_or_none()
     if report is None:
-        raise NotFound("Signalement introuvable.")
+        raise NotFound(REPORT_UNAVAILABLE)
     return report
 
 
@@ -137,7 +142,7 @@ def _answer(report: Report) -> ReportAnswerView | None:
 def build_view(actor: Actor, report: Report) -> ReportView:
     kind = report_view_kind(actor, report)
     if kind is None:
-        raise PermissionDenied("Vous n'avez pas accès à ce signalement.")
+        raise PermissionDenied(REPORT_UNAVAILABLE)
     identity: dict[str, Any] = {
         "kind": kind,
         "id": report.id,
@@ -354,7 +359,7 @@ def history(db: Database, actor: Actor, report_id: int) -> list[HistoryEntry]:
         report = _load(session, report_id=report_id, number=None)
         kind = report_view_kind(actor, report)
         if kind is None:
-            raise PermissionDenied("Vous n'avez pas accès à ce signalement.")
+            raise PermissionDenied(REPORT_UNAVAILABLE)
         declarer = report.declaring_establishment.name
 
         def concerned_side(e: AuditEntry, person: str, label: str) -> HistoryEntry:

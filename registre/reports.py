@@ -30,7 +30,13 @@ from registre.models import (
     ReportType,
     Specialty,
 )
-from registre.permissions import can_answer_report, can_declare_report, can_withdraw_report
+from registre.permissions import (
+    REPORT_UNAVAILABLE,
+    can_answer_report,
+    can_declare_report,
+    can_withdraw_report,
+    report_view_kind,
+)
 from registre.timeutil import now, to_paris
 from registre.transitions import (
     allow,
@@ -93,15 +99,23 @@ CONFLICT = (
 )
 
 
-def _lock(session: Session, report_id: int, expected_version: int | None = None) -> Report:
+def _lock(
+    session: Session, actor: Actor, report_id: int, expected_version: int | None = None
+) -> Report:
+    """The report, locked; a stale version conflicts only for someone who may see it (an
+    outsider gets the permission's answer, as for a report that does not exist)."""
     report = (
         session.get(Report, report_id, with_for_update=True, populate_existing=True)
         if valid_id(report_id)
         else None
     )
     if report is None:
-        raise NotFound("Signalement introuvable.")
-    if expected_version is not None and report.version != expected_version:
+        raise NotFound(REPORT_UNAVAILABLE)
+    if (
+        expected_version is not None
+        and report.version != expected_version
+        and report_view_kind(actor, report) is not None
+    ):
         raise ConflictError(CONFLICT)
     return report
 
@@ -259,7 +273,7 @@ def answer(
     """The concerned establishment's analysis and corrective measures, once (a second
     submission is refused by the state)."""
     with transaction(db, actor, CONFLICT) as (session, actor):
-        report = _lock(session, report_id)
+        report = _lock(session, actor, report_id)
         allow(can_answer_report(actor, report))
         errors: list[FieldError] = []
         analysis = check_text(errors, "analysis", LABELS["analysis"], data.analysis, required=True)
@@ -297,7 +311,7 @@ def withdraw(
     """The declaring establishment takes back a report not yet answered (a mistake, a wrong
     establishment), saying why; it stays in the database and the audit trail."""
     with transaction(db, actor, CONFLICT) as (session, actor):
-        report = _lock(session, report_id, expected_version)
+        report = _lock(session, actor, report_id, expected_version)
         allow(can_withdraw_report(actor, report))
         errors: list[FieldError] = []
         cleaned = check_text(

@@ -72,6 +72,27 @@ class World:
     report_type: dict[str, int] = field(default_factory=dict)
     actors: dict[str, Actor] = field(default_factory=dict)
 
+    def add_account(self, username: str, role: Role, est: str) -> Actor:
+        """An extra account (e.g. for ``other`` or ``paris``, which have none in the world)."""
+        with self.db.transaction() as s:
+            create_account(
+                s,
+                AccountInput(
+                    username=username,
+                    display_name=username,
+                    email=f"{username}@example.org",
+                    role=role,
+                    password=PASSWORD,
+                    establishment_finess=s.get(Establishment, self.est[est]).finess,
+                    service_name=s.get(Service, self.services[est]).name
+                    if role is Role.DECLARANT
+                    else None,
+                ),
+            )
+        actor = load_actor(self.db, username)
+        assert actor is not None
+        return actor
+
     def actor(self, name: str) -> Actor:
         return self.actors[name]
 

@@ -30,10 +30,9 @@ from .apptest_helpers import DOSSIER, REFUS, REGISTRE, SIGNALEMENT, errors, open
 
 app_env = apptest_helpers.app_env  # the fixture
 
-DOSSIER_DENIED = "Vous n'avez pas accès à ce dossier."
-DOSSIER_UNKNOWN = "Dossier introuvable."
-REPORT_DENIED = "Vous n'avez pas accès à ce signalement."
-REPORT_UNKNOWN = "Signalement introuvable."
+# one message whether the record does not exist or is another's: a number tells nothing
+DOSSIER_UNAVAILABLE = "Ce dossier n'existe pas ou vous n'y avez pas accès."
+REPORT_UNAVAILABLE = "Ce signalement n'existe pas ou vous n'y avez pas accès."
 SECRETS = {
     "comments": "commentaire-demandeur-tamanoir",
     "request_other_motif": "autre-demande-okapi",
@@ -148,20 +147,20 @@ def test_every_action_on_another_establishments_records_is_refused(probe, prober
             with pytest.raises(PermissionDenied) as refused:
                 perform(access, actor, target)
             assert refused.value.message.endswith("."), act
-        with pytest.raises(PermissionDenied, match=DOSSIER_DENIED):
+        with pytest.raises(PermissionDenied, match=DOSSIER_UNAVAILABLE):
             queries.get_dossier(access.db, actor, dossier_id=target.id)
-        with pytest.raises(PermissionDenied, match=DOSSIER_DENIED):
+        with pytest.raises(PermissionDenied, match=DOSSIER_UNAVAILABLE):
             queries.get_dossier(access.db, actor, number=target.number)
-        with pytest.raises(PermissionDenied, match=DOSSIER_DENIED):
+        with pytest.raises(PermissionDenied, match=DOSSIER_UNAVAILABLE):
             queries.history(access.db, actor, target.id)
     for target in (probe.ra, probe.rc):
         for act, perform in REPORT_PERFORM.items():
             with pytest.raises(PermissionDenied) as refused:
                 perform(access, actor, target)
             assert refused.value.message.endswith("."), act
-        with pytest.raises(PermissionDenied, match=REPORT_DENIED):
+        with pytest.raises(PermissionDenied, match=REPORT_UNAVAILABLE):
             report_queries.get_report(access.db, actor, number=target.number)
-        with pytest.raises(PermissionDenied, match=REPORT_DENIED):
+        with pytest.raises(PermissionDenied, match=REPORT_UNAVAILABLE):
             report_queries.history(access.db, actor, target.id)
     assert _fingerprint(access) == before
 
@@ -170,22 +169,22 @@ def _dossier_guesses(probe: Probe) -> dict[str, tuple[dict[str, Any], str]]:
     """Guess → (arguments of ``get_dossier``, the refusal expected)."""
     b, a = probe.b, probe.a
     ids = {
-        "own id - 1": (b.id - 1, DOSSIER_DENIED),
-        "own id + 1": (b.id + 1, DOSSIER_DENIED),
-        "own id + 100": (b.id + 100, DOSSIER_UNKNOWN),
-        "0": (0, DOSSIER_UNKNOWN),
-        "-1": (-1, DOSSIER_UNKNOWN),
-        "10**12": (10**12, DOSSIER_UNKNOWN),
-        "2**63": (2**63, DOSSIER_UNKNOWN),
+        "own id - 1": (b.id - 1, DOSSIER_UNAVAILABLE),
+        "own id + 1": (b.id + 1, DOSSIER_UNAVAILABLE),
+        "own id + 100": (b.id + 100, DOSSIER_UNAVAILABLE),
+        "0": (0, DOSSIER_UNAVAILABLE),
+        "-1": (-1, DOSSIER_UNAVAILABLE),
+        "10**12": (10**12, DOSSIER_UNAVAILABLE),
+        "2**63": (2**63, DOSSIER_UNAVAILABLE),
     }
     numbers = {
-        "number of A": (a.number, DOSSIER_DENIED),
-        "number of C, lower case": (probe.c.number.lower(), DOSSIER_DENIED),
-        "number of A, blanks": (f"  {a.number} ", DOSSIER_DENIED),
-        "wildcard %": ("R-2026-%", DOSSIER_UNKNOWN),
-        "wildcard _": (a.number[:-1] + "_", DOSSIER_UNKNOWN),
-        "text": ("abc", DOSSIER_UNKNOWN),
-        "number 0": ("R-2026-000000", DOSSIER_UNKNOWN),
+        "number of A": (a.number, DOSSIER_UNAVAILABLE),
+        "number of C, lower case": (probe.c.number.lower(), DOSSIER_UNAVAILABLE),
+        "number of A, blanks": (f"  {a.number} ", DOSSIER_UNAVAILABLE),
+        "wildcard %": ("R-2026-%", DOSSIER_UNAVAILABLE),
+        "wildcard _": (a.number[:-1] + "_", DOSSIER_UNAVAILABLE),
+        "text": ("abc", DOSSIER_UNAVAILABLE),
+        "number 0": ("R-2026-000000", DOSSIER_UNAVAILABLE),
     }
     return {
         **{k: ({"dossier_id": v}, m) for k, (v, m) in ids.items()},
@@ -205,10 +204,10 @@ def test_guessed_identifiers_open_nothing_but_ones_own(probe, prober):
         assert isinstance(refused.value, NotFound | PermissionDenied), guess
         assert refused.value.message == message, guess
     report_guesses = {
-        "own number - 1": (probe.ra.number, REPORT_DENIED),
-        "own number + 1": (probe.rc.number, REPORT_DENIED),
-        "wildcard": ("F-2026-%", REPORT_UNKNOWN),
-        "text": ("abc", REPORT_UNKNOWN),
+        "own number - 1": (probe.ra.number, REPORT_UNAVAILABLE),
+        "own number + 1": (probe.rc.number, REPORT_UNAVAILABLE),
+        "wildcard": ("F-2026-%", REPORT_UNAVAILABLE),
+        "text": ("abc", REPORT_UNAVAILABLE),
     }
     for guess, (number, message) in report_guesses.items():
         with pytest.raises(RegistreError) as refused:
@@ -293,15 +292,15 @@ def _refusal_only(app: Any, probe: Probe, message: str) -> None:
 
 
 DOSSIER_URL_GUESSES = {
-    "A by id": (lambda p: {"id": str(p.a.id)}, DOSSIER_DENIED),
-    "own id - 1": (lambda p: {"id": str(p.b.id - 1)}, DOSSIER_DENIED),
-    "own id + 1": (lambda p: {"id": str(p.b.id + 1)}, DOSSIER_DENIED),
-    "0": (lambda p: {"id": "0"}, DOSSIER_UNKNOWN),
-    "-1": (lambda p: {"id": "-1"}, DOSSIER_UNKNOWN),
-    "abc": (lambda p: {"id": "abc"}, DOSSIER_UNKNOWN),
-    "10**12": (lambda p: {"id": str(10**12)}, DOSSIER_UNKNOWN),
-    "A by number": (lambda p: {"numero": p.a.number}, DOSSIER_DENIED),
-    "C by number": (lambda p: {"numero": p.c.number}, DOSSIER_DENIED),
+    "A by id": (lambda p: {"id": str(p.a.id)}, DOSSIER_UNAVAILABLE),
+    "own id - 1": (lambda p: {"id": str(p.b.id - 1)}, DOSSIER_UNAVAILABLE),
+    "own id + 1": (lambda p: {"id": str(p.b.id + 1)}, DOSSIER_UNAVAILABLE),
+    "0": (lambda p: {"id": "0"}, DOSSIER_UNAVAILABLE),
+    "-1": (lambda p: {"id": "-1"}, DOSSIER_UNAVAILABLE),
+    "abc": (lambda p: {"id": "abc"}, DOSSIER_UNAVAILABLE),
+    "10**12": (lambda p: {"id": str(10**12)}, DOSSIER_UNAVAILABLE),
+    "A by number": (lambda p: {"numero": p.a.number}, DOSSIER_UNAVAILABLE),
+    "C by number": (lambda p: {"numero": p.c.number}, DOSSIER_UNAVAILABLE),
 }
 
 
@@ -315,10 +314,10 @@ def test_the_dossier_page_refuses_another_establishments_dossier_in_french(app_e
 # The « Refus » page: with an id it edits that dossier; without a usable id (text, negative)
 # it is the form of a new refusal, which shows nothing of any dossier either.
 REFUS_URL_GUESSES = {
-    "A by id": ("id", lambda p: str(p.a.id), DOSSIER_DENIED),
-    "own id + 1": ("id", lambda p: str(p.b.id + 1), DOSSIER_DENIED),
-    "0": ("id", lambda p: "0", DOSSIER_UNKNOWN),
-    "10**12": ("id", lambda p: str(10**12), DOSSIER_UNKNOWN),
+    "A by id": ("id", lambda p: str(p.a.id), DOSSIER_UNAVAILABLE),
+    "own id + 1": ("id", lambda p: str(p.b.id + 1), DOSSIER_UNAVAILABLE),
+    "0": ("id", lambda p: "0", DOSSIER_UNAVAILABLE),
+    "10**12": ("id", lambda p: str(10**12), DOSSIER_UNAVAILABLE),
     "abc": ("id", lambda p: "abc", None),
     "-1": ("id", lambda p: "-1", None),
 }
@@ -338,12 +337,12 @@ def test_the_refus_page_refuses_another_establishments_dossier_in_french(app_env
 
 
 REPORT_URL_GUESSES = {
-    "RA by number": (lambda p: {"numero": p.ra.number}, REPORT_DENIED),
-    "own number + 1": (lambda p: {"numero": p.rc.number}, REPORT_DENIED),
-    "lower case": (lambda p: {"numero": p.ra.number.lower()}, REPORT_DENIED),
-    "number 0": (lambda p: {"numero": "F-2026-000000"}, REPORT_UNKNOWN),
-    "wildcard": (lambda p: {"numero": "F-2026-%"}, REPORT_UNKNOWN),
-    "RA by id": (lambda p: {"id": str(p.ra.id)}, REPORT_UNKNOWN),
+    "RA by number": (lambda p: {"numero": p.ra.number}, REPORT_UNAVAILABLE),
+    "own number + 1": (lambda p: {"numero": p.rc.number}, REPORT_UNAVAILABLE),
+    "lower case": (lambda p: {"numero": p.ra.number.lower()}, REPORT_UNAVAILABLE),
+    "number 0": (lambda p: {"numero": "F-2026-000000"}, REPORT_UNAVAILABLE),
+    "wildcard": (lambda p: {"numero": "F-2026-%"}, REPORT_UNAVAILABLE),
+    "RA by id": (lambda p: {"id": str(p.ra.id)}, REPORT_UNAVAILABLE),
 }
 
 
@@ -358,7 +357,7 @@ def test_the_report_page_refuses_another_establishments_report_in_french(app_env
 def test_the_ars_out_of_its_departements_is_refused_too(app_env, probe, page, params):
     target: Instance = getattr(probe, params)
     app = open_by_url(page, "ars-75", numero=target.number)
-    _refusal_only(app, probe, DOSSIER_DENIED if page == DOSSIER else REPORT_DENIED)
+    _refusal_only(app, probe, DOSSIER_UNAVAILABLE if page == DOSSIER else REPORT_UNAVAILABLE)
 
 
 def test_the_registre_page_lists_none_of_another_establishments_dossiers(app_env, probe):

@@ -11,21 +11,16 @@ import pytest
 from sqlalchemy import select
 
 from registre import dossiers, queries
-from registre.accounts import AccountInput, create_account
-from registre.auth import load_actor
 from registre.dossiers import AnswerInput
 from registre.errors import NotFound, PermissionDenied, ValidationError
 from registre.models import (
     AuditEntry,
-    Establishment,
     LineState,
     RefuserLine,
     Role,
-    Service,
 )
 from registre.timeutil import now
 
-from .factories import PASSWORD
 from .readers import counts, get_line
 
 ACTORS = [
@@ -100,27 +95,6 @@ def answers(world) -> list[AuditEntry]:
         )
 
 
-def add_account(world, username: str, role: Role, est: str):
-    with world.db.transaction() as s:
-        create_account(
-            s,
-            AccountInput(
-                username=username,
-                display_name=username,
-                email=f"{username}@example.org",
-                role=role,
-                password=PASSWORD,
-                establishment_finess=s.get(Establishment, world.est[est]).finess,
-                service_name=s.get(Service, world.services[est]).name
-                if role is Role.DECLARANT
-                else None,
-            ),
-        )
-    actor = load_actor(world.db, username)
-    assert actor is not None
-    return actor
-
-
 @pytest.mark.parametrize("state", STATES)
 @pytest.mark.parametrize("name", ACTORS)
 def test_who_may_answer_which_line(world, clock, name, state):
@@ -188,7 +162,7 @@ def test_the_orl_limited_referent_answers_only_orl(world, specialty, allowed):
 
 @pytest.mark.parametrize("role", [Role.DECLARANT, Role.REFERENT, Role.COORDINATEUR])
 def test_another_refuser_answers_its_own_line_only(world, role):
-    actor = add_account(world, f"{role.value}-other", role, "other")
+    actor = world.add_account(f"{role.value}-other", role, "other")
     dossier_id, ref_line = make_line(world, "awaiting", lines=("ref", "other"))
     other_line = line_of(world, dossier_id, "other").id
     with pytest.raises(PermissionDenied):

@@ -338,7 +338,7 @@ def test_accueil_search_of_an_unknown_number(app_env):
     at = open_page(ACCUEIL, "declarant-ref")
     widget(at.text_input, "Numéro de dossier").input("R-2026-999999")
     at = click(at, "Ouvrir le dossier")
-    assert [e.value for e in at.error] == ["Dossier introuvable."]
+    assert [e.value for e in at.error] == ["Ce dossier n'existe pas ou vous n'y avez pas accès."]
     assert not at.title
 
 

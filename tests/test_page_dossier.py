@@ -325,7 +325,7 @@ def test_a_viewer_outside_the_dossier_is_denied(app_env, username, dossier):
     number = make().number
     app = open_page(DOSSIER, username, numero=number)
     assert not app.exception
-    assert errors(app) == ["Vous n'avez pas accès à ce dossier."]
+    assert errors(app) == ["Ce dossier n'existe pas ou vous n'y avez pas accès."]
     assert not app.title
     page = page_text(app)
     assert number not in page and SERVICE not in page

@@ -255,8 +255,8 @@ def test_a_finalised_dossier_is_not_editable_here(app_env):
 @pytest.mark.parametrize(
     ("whose", "message"),
     [
-        ("another establishment", "Vous n'avez pas accès à ce dossier."),
-        ("nobody", "Dossier introuvable."),
+        ("another establishment", "Ce dossier n'existe pas ou vous n'y avez pas accès."),
+        ("nobody", "Ce dossier n'existe pas ou vous n'y avez pas accès."),
     ],
 )
 def test_a_dossier_out_of_reach_is_not_shown(app_env, whose, message):

@@ -38,7 +38,7 @@ WITHDRAW = "Retirer le signalement"
 REASON = "Motif du retrait *"
 HISTORY = "Historique du signalement"
 ANSWERED_NOTE = "L'établissement concerné a répondu à ce signalement."
-DENIED = "Vous n'avez pas accès à ce signalement."
+DENIED = "Ce signalement n'existe pas ou vous n'y avez pas accès."
 DESCRIPTION = "Ligne d'astreinte sonnant dans le vide pendant 40 minutes (ornithorynque)."
 # What the declaring establishment said only to itself (and the ARS).
 DECLARER_ONLY = {
@@ -383,7 +383,7 @@ def test_an_unknown_number_is_not_found(app_env, params):
     app_env.report()
     app = open_page(SIGNALEMENT, "declarant-req", **params)
     assert not app.exception
-    assert errors(app) == ["Signalement introuvable."]
+    assert errors(app) == ["Ce signalement n'existe pas ou vous n'y avez pas accès."]
     assert not app.title
     assert [p.label for p in app.page_link] == ["Retour aux fonctionnements non conformes"]
 

@@ -146,7 +146,7 @@ def test_a_withdrawn_report_cannot_be_answered(world):
         ("coordinateur_req", "ne concerne pas votre établissement"),
         ("ars", "ne permet pas cette action"),
         ("admin", "ne permet pas cette action"),
-        ("referent_ref_orl", "hors de votre périmètre"),
+        ("referent_ref_orl", "Ce signalement n'existe pas ou vous n'y avez pas accès."),
     ],
 )
 def test_the_refusal_says_why(world, name, message):

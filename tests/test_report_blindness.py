@@ -19,16 +19,14 @@ import pytest
 from sqlalchemy import select
 
 from registre import report_queries, reports
-from registre.accounts import AccountInput, create_account
-from registre.auth import load_actor
 from registre.errors import PermissionDenied
-from registre.models import Establishment, OutboxMail, ReportState, Role, Service
+from registre.models import OutboxMail, ReportState, Role
 from registre.permissions import ViewKind
 from registre.report_queries import ConcernedReportView, DeclarerReportView, RegionalReportView
 from registre.reports import ReportAnswerInput
 from registre.timeutil import now
 
-from .factories import ACTOR_NAMES, PASSWORD
+from .factories import ACTOR_NAMES
 
 IMPACT_SECRET = "impact-description-koala"
 ANALYSIS_SECRET = "analyse-concerne-loutre"
@@ -92,27 +90,6 @@ def content(value) -> str:
     if isinstance(value, list):
         return "\n".join(content(v) for v in value)
     return repr(value)
-
-
-def add_account(world, username: str, role: Role, est: str):
-    with world.db.transaction() as s:
-        create_account(
-            s,
-            AccountInput(
-                username=username,
-                display_name=username,
-                email=f"{username}@example.org",
-                role=role,
-                password=PASSWORD,
-                establishment_finess=s.get(Establishment, world.est[est]).finess,
-                service_name=s.get(Service, world.services[est]).name
-                if role is Role.DECLARANT
-                else None,
-            ),
-        )
-    actor = load_actor(world.db, username)
-    assert actor is not None
-    return actor
 
 
 def test_the_matrix_covers_the_whole_world(world):
@@ -232,7 +209,7 @@ def test_the_paris_ars_sees_only_reports_touching_paris(world, concerned, visibl
 
 
 def test_the_paris_ars_sees_a_report_declared_from_paris(world):
-    coordinator = add_account(world, "coordinateur-paris", Role.COORDINATEUR, "paris")
+    coordinator = world.add_account("coordinateur-paris", Role.COORDINATEUR, "paris")
     ref = reports.declare(world.db, coordinator, world.report_input("ref"))
     view = report_queries.get_report(world.db, world.actor("ars_75"), report_id=ref.id)
     assert (view.declaring_departement, view.concerned_departement) == ("75", "94")
@@ -240,7 +217,7 @@ def test_the_paris_ars_sees_a_report_declared_from_paris(world):
 
 @pytest.mark.parametrize("role", [Role.DECLARANT, Role.REFERENT, Role.COORDINATEUR, Role.DIRECTEUR])
 def test_an_uninvolved_establishment_never_sees_the_report(world, case, role):
-    outsider = add_account(world, f"{role.value}-foch", role, "other")
+    outsider = world.add_account(f"{role.value}-foch", role, "other")
     for report_id in (case.answered, case.awaiting):
         with pytest.raises(PermissionDenied):
             report_queries.get_report(world.db, outsider, report_id=report_id)

@@ -41,7 +41,7 @@ from registre.statistics import StatsFilters
 from registre.timeutil import as_utc
 
 from .factories import at
-from .test_statistics import NAME, NEURO, ORL, VISC, add_account, assert_figures, d, rows
+from .test_statistics import NAME, NEURO, ORL, VISC, assert_figures, d, rows
 
 REQUESTER, REFUSER, REGIONAL = Perspective.REQUESTER, Perspective.REFUSER, Perspective.REGIONAL
 PERIOD = StatsFilters(start=date(2026, 3, 1), end=date(2026, 3, 31))
@@ -109,8 +109,8 @@ def make_report(
 
 
 def build_reports(world, clock) -> dict[str, Made]:
-    other = add_account(world, "coordinateur-other", Role.COORDINATEUR, "other")
-    paris = add_account(world, "coordinateur-paris", Role.COORDINATEUR, "paris")
+    other = world.add_account("coordinateur-other", Role.COORDINATEUR, "other")
+    paris = world.add_account("coordinateur-paris", Role.COORDINATEUR, "paris")
     ref = world.actor("referent_ref")
     req = world.actor("referent_req")
     return {
@@ -430,7 +430,7 @@ def test_computed_by_the_database_in_one_statement_never_reading_the_rows(world,
 
 def test_an_establishment_sees_none_of_the_reports_of_others(world, registry):
     """``other`` is concerned by r2 and r5 only; ``ref`` declared r5 only."""
-    other = add_account(world, "directeur-other", Role.DIRECTEUR, "other")
+    other = world.add_account("directeur-other", Role.DIRECTEUR, "other")
     stats = report_statistics.compute(world.db, other, REFUSER, PERIOD)
     assert stats.total == 2
     assert rows(stats.declaring) == [(NAME["req"], 1), (NAME["ref"], 1)]

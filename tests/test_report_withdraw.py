@@ -11,22 +11,18 @@ import pytest
 from sqlalchemy import func, select
 
 from registre import report_queries, reports
-from registre.accounts import AccountInput, create_account
-from registre.auth import load_actor
 from registre.errors import ConflictError, NotFound, PermissionDenied, ValidationError
 from registre.models import (
     AuditEntry,
-    Establishment,
     OutboxMail,
     Report,
     ReportState,
     Role,
-    Service,
 )
 from registre.reports import ReportAnswerInput
 from registre.timeutil import now
 
-from .factories import ACTOR_NAMES, PASSWORD
+from .factories import ACTOR_NAMES
 
 # The report is declared by ``declarant_req``: it, and the Référent and Coordinateur of
 # ``req``, may withdraw it; nobody of ``ref``, no director, no ARS, no admin.
@@ -80,27 +76,6 @@ def snapshot(report: Report) -> tuple:
     return (report.state, report.withdrawn_at, report.updated_at, report.version)
 
 
-def add_account(world, username: str, role: Role, est: str):
-    with world.db.transaction() as s:
-        create_account(
-            s,
-            AccountInput(
-                username=username,
-                display_name=username,
-                email=f"{username}@example.org",
-                role=role,
-                password=PASSWORD,
-                establishment_finess=s.get(Establishment, world.est[est]).finess,
-                service_name=s.get(Service, world.services[est]).name
-                if role is Role.DECLARANT
-                else None,
-            ),
-        )
-    actor = load_actor(world.db, username)
-    assert actor is not None
-    return actor
-
-
 @pytest.mark.parametrize("state", STATES)
 @pytest.mark.parametrize("name", ACTOR_NAMES)
 def test_who_may_withdraw_in_which_state(world, clock, name, state):
@@ -143,7 +118,7 @@ def test_a_declarant_withdraws_only_its_own_reports(world):
 
 
 def test_another_declarant_of_the_same_establishment_may_not_withdraw(world):
-    colleague = add_account(world, "declarant-req-nuit", Role.DECLARANT, "req")
+    colleague = world.add_account("declarant-req-nuit", Role.DECLARANT, "req")
     report_id = make_report(world, "awaiting", by="declarant_req")
     with pytest.raises(PermissionDenied):
         reports.withdraw(world.db, colleague, report_id, REASON)

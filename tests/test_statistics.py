@@ -32,17 +32,15 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from registre import dossiers, statistics
-from registre.accounts import AccountInput, create_account
 from registre.actors import Actor
-from registre.auth import load_actor
 from registre.dossiers import AnswerInput
 from registre.errors import PermissionDenied, ValidationError
-from registre.models import Establishment, Role, Service
+from registre.models import Role
 from registre.permissions import Perspective
 from registre.statistics import StatsFilters, default_filters, series
 from registre.timeutil import as_utc
 
-from .factories import PASSWORD, at
+from .factories import at
 
 REQUESTER, REFUSER, REGIONAL = Perspective.REQUESTER, Perspective.REFUSER, Perspective.REGIONAL
 PERIOD = StatsFilters(start=date(2026, 3, 1), end=date(2026, 3, 31))
@@ -76,28 +74,6 @@ class Made:
     number: str
     lines: dict[str, int]
     notified_at: datetime  # UTC: when the dossier was finalised
-
-
-def add_account(world, username: str, role: Role, est: str) -> Actor:
-    """An extra account (e.g. for ``other``, which has none in the world)."""
-    with world.db.transaction() as s:
-        create_account(
-            s,
-            AccountInput(
-                username=username,
-                display_name=username,
-                email=f"{username}@example.org",
-                role=role,
-                password=PASSWORD,
-                establishment_finess=s.get(Establishment, world.est[est]).finess,
-                service_name=s.get(Service, world.services[est]).name
-                if role is Role.DECLARANT
-                else None,
-            ),
-        )
-    actor = load_actor(world.db, username)
-    assert actor is not None
-    return actor
 
 
 def make_dossier(
@@ -180,7 +156,7 @@ def answer_line(
 
 def build_registry(world, clock) -> tuple[dict[str, Made], Actor]:
     """The registry of the module docstring; returns it and the coordinator of ``other``."""
-    other = add_account(world, "coordinateur-other", Role.COORDINATEUR, "other")
+    other = world.add_account("coordinateur-other", Role.COORDINATEUR, "other")
     ref = world.actor("coordinateur_ref")
     made = {
         "d1": make_dossier(
