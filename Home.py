@@ -3,7 +3,7 @@
 import streamlit as st
 
 from registre.web.actions import page_guard
-from registre.web.auth import mark_chrome_rendered, pending_target, require_actor
+from registre.web.auth import mark_chrome_rendered, pending_target, require_actor, starts_at_home
 from registre.web.navigation import find_page, pages_for
 from registre.web.resources import start_background_duties
 
@@ -19,4 +19,9 @@ with page_guard():
     if target is not None and (wanted := find_page(menu, target[0])) is not None:
         st.switch_page(wanted, query_params=target[1])
     mark_chrome_rendered()
-    page.run()
+    if starts_at_home():
+        # A login on a tab someone else used: the page its address names was theirs; the
+        # next run (the cookie component's, once the cookie is written) opens « Accueil ».
+        st.caption("Connexion…")
+    else:
+        page.run()

@@ -46,6 +46,27 @@ _SEEN_KEY = "registre_last_seen"
 _TOUCHED_KEY = "registre_last_recorded"
 _EXPIRED_KEY = "registre_session_expired"
 _COOKIE_WRITER_KEY = "registre_cookie_writer"
+_HAD_ACCOUNT_KEY = "registre_had_account"
+_HOME_KEY = "registre_start_at_home"
+
+# What survives a change of person on the tab: the cookie component's own state (the keys of
+# extra_streamlit_components' CookieManager) and the flags of a cookie write or removal in
+# progress. Everything else — widget values, kept texts, flashes, pagers, the page to return
+# to — belongs to the person who leaves (issue 14 § 3).
+_SURVIVES_A_CHANGE_OF_PERSON = frozenset(
+    {
+        "init",
+        "set",
+        "delete",
+        "get_all",
+        "logout",
+        _DELETE_COOKIE_KEY,
+        _COOKIE_WRITER_KEY,
+        _LOGGED_OUT_KEY,
+        _EXPIRED_KEY,
+        _HAD_ACCOUNT_KEY,
+    }
+)
 
 
 def _cookie_key() -> str:
@@ -92,7 +113,22 @@ def _cookie_token() -> dict[str, Any] | None:
     return token if expires > time.time() else None
 
 
+def _forget_the_person() -> None:
+    """Empty the session of everything its last account held, before anything of the next
+    one is drawn: a shared workstation's next user inherits nothing typed or shown."""
+    for key in [str(k) for k in st.session_state]:
+        if key not in _SURVIVES_A_CHANGE_OF_PERSON:
+            del st.session_state[key]
+    _end_session()
+
+
 def _start_session(actor: Actor) -> None:
+    if st.session_state.get(_HAD_ACCOUNT_KEY) is not None:
+        # Someone was logged in on this tab before (logged out, expired, deactivated): even
+        # the page to return to was theirs; the new account starts from « Accueil ».
+        _forget_the_person()
+        st.session_state[_HOME_KEY] = True
+    st.session_state[_HAD_ACCOUNT_KEY] = actor.id
     st.session_state["authentication_status"] = True
     st.session_state["username"] = actor.username
     st.session_state["name"] = actor.display_name
@@ -147,7 +183,7 @@ def _session_actor() -> Actor | None:
         # person. (The session names the account, as the cookie does.)
         actor = None
     if actor is None:
-        _end_session()
+        _forget_the_person()
         return None
     return _still_active(actor)
 
@@ -162,7 +198,7 @@ def _still_active(actor: Actor) -> Actor | None:
     at = timeutil.now()
     seen = st.session_state.get(_SEEN_KEY)
     if seen is not None and at - seen > _idle_limit():
-        _end_session()
+        _forget_the_person()
         st.session_state["logout"] = True  # this session reads the cookie no more
         st.session_state[_EXPIRED_KEY] = True
         auth.record_session_expired(database(), actor)
@@ -191,7 +227,10 @@ def _from_cookie() -> Actor | None:
 
 
 def _remember_target() -> None:
-    """The page asked for before login (a mail's link to a dossier), to open it after."""
+    """The page asked for before login (a mail's link to a dossier), to open it after; not
+    once someone has used the tab (the address is still theirs)."""
+    if st.session_state.get(_HAD_ACCOUNT_KEY) is not None:
+        return
     path = urlparse(st.context.url or "").path.strip("/").split("/")[-1]
     if path and path not in {"accueil", "Home"}:
         st.session_state[_TARGET_KEY] = (path, st.query_params.to_dict())
@@ -362,8 +401,16 @@ def pending_target() -> tuple[str, dict[str, str]] | None:
     that run would lose the cookie being written: DEVELOPERS.md trap 2)."""
     if st.session_state.pop(_JUST_IN_KEY, False):
         return None
+    if st.session_state.pop(_HOME_KEY, False):
+        return ("", {})  # the default page, « Accueil » (Streamlit gives it an empty path)
     target: tuple[str, dict[str, str]] | None = st.session_state.pop(_TARGET_KEY, None)
     return target
+
+
+def starts_at_home() -> bool:
+    """True in the run of a login on a tab someone else used: the page its address names was
+    the previous person's and is not drawn; ``pending_target`` then opens « Accueil »."""
+    return bool(st.session_state.get(_HOME_KEY))
 
 
 def mark_chrome_rendered() -> None:
@@ -395,6 +442,6 @@ def _log_out(actor: Actor) -> None:
     a run cut short by another rerun (the cookie component's, right after a reload) cannot
     lose the click, as ``if st.button(…)`` did once in 25 logouts in Chromium."""
     auth.record_logout(database(), actor)
-    _end_session()
+    _forget_the_person()
     st.session_state["logout"] = True  # streamlit-authenticator's cookie reader stops
     st.session_state[_DELETE_COOKIE_KEY] = True
