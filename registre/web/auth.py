@@ -46,7 +46,7 @@ _SEEN_KEY = "registre_last_seen"
 _TOUCHED_KEY = "registre_last_recorded"
 _EXPIRED_KEY = "registre_session_expired"
 _COOKIE_WRITER_KEY = "registre_cookie_writer"
-_HAD_ACCOUNT_KEY = "registre_had_account"
+_HAD_ACCOUNT_KEY = "registre_had_account"  # pragma: allowlist secret (a session key)
 _HOME_KEY = "registre_start_at_home"
 
 # What survives a change of person on the tab: the cookie component's own state (the keys of
