@@ -78,23 +78,8 @@ def make_dossier(world, state: str, lines: tuple[str, ...] = ("ref",), **overrid
 
 def add_staff(world, est: str) -> None:
     """Déclarant, Référent, Coordinateur and Directeur accounts for ``est``."""
-    with world.db.transaction() as s:
-        establishment = s.get(Establishment, world.est[est])
-        service = s.get(Service, world.services[est]).name
-        for role in (Role.DECLARANT, Role.REFERENT, Role.COORDINATEUR, Role.DIRECTEUR):
-            username = f"{role.value}-{est}"
-            create_account(
-                s,
-                AccountInput(
-                    username=username,
-                    display_name=username,
-                    email=f"{username}@example.org",
-                    role=role,
-                    password=PASSWORD,
-                    establishment_finess=establishment.finess,
-                    service_name=service if role is Role.DECLARANT else None,
-                ),
-            )
+    for role in (Role.DECLARANT, Role.REFERENT, Role.COORDINATEUR, Role.DIRECTEUR):
+        world.add_account(f"{role.value}-{est}", role, est)
 
 
 def mails(world, kind: str = "refus_transmis") -> list[OutboxMail]:
