@@ -16,10 +16,11 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import bcrypt
+import jwt
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -410,6 +411,61 @@ def record_logout(db: Database, actor: Actor) -> None:
         audit.record(
             session, actor_id=actor.id, action="logout", entity="account", entity_id=actor.id
         )
+
+
+LOGIN_TOKEN_ALGORITHM = "HS256"  # noqa: S105 (an algorithm name)
+
+
+@dataclass(frozen=True)
+class LoginToken:
+    """What the login cookie says once its signature is checked."""
+
+    username: str
+    issued_at: datetime
+
+
+def encode_login_token(username: str, key: str, *, issued_at: datetime, lifetime: timedelta) -> str:
+    """The login cookie's value: a JWT signed with ``key`` that names the account, when it
+    was issued and until when it may be used. The issue time is written in the token, so that
+    a logout refuses it whatever later happens to the configured lifetime (issue 14 § 5)."""
+    return jwt.encode(
+        {
+            "username": username,
+            "issued_at": issued_at.timestamp(),
+            "exp_date": (issued_at + lifetime).timestamp(),
+        },
+        key,
+        algorithm=LOGIN_TOKEN_ALGORITHM,
+    )
+
+
+def decode_login_token(
+    raw: str, key: str, *, lifetime: timedelta, at: datetime | None = None
+) -> LoginToken | None:
+    """The account and issue time of a login cookie, or None when it is not one of ours:
+    badly signed, without an issue time (the ``{username, exp_date}`` tokens written by
+    streamlit-authenticator before this version do not say when they were issued: their
+    holders log in once more), past its own expiry, or older than the lifetime configured
+    now (shortening ``REGISTRE_COOKIE_EXPIRY_DAYS`` shortens the cookies already issued)."""
+    try:
+        claims = jwt.decode(raw, key, algorithms=[LOGIN_TOKEN_ALGORITHM])
+    except jwt.PyJWTError:
+        return None
+    if not isinstance(claims, dict):
+        return None
+    username, issued, expires = (claims.get(k) for k in ("username", "issued_at", "exp_date"))
+    if not isinstance(username, str) or not username:
+        return None
+    if isinstance(issued, bool) or not isinstance(issued, int | float):
+        return None
+    if isinstance(expires, bool) or not isinstance(expires, int | float):
+        return None
+    moment = (at or now()).timestamp()
+    if expires <= moment or issued + lifetime.total_seconds() <= moment:
+        return None
+    if issued > moment + 300:
+        return None  # issued « in the future »: more than a clock skew between our processes
+    return LoginToken(username, datetime.fromtimestamp(issued, UTC))
 
 
 def load_actor_for_cookie(

@@ -1,8 +1,9 @@
 """The authentication gate every page starts with.
 
-streamlit-authenticator provides the signed re-authentication cookie (a JWT in a cookie set
-through its cookie manager component) and the session clean-up on logout; the accounts, the
-password check and the lockout are ours (``registre.auth``, in the database). Two traps:
+streamlit-authenticator provides the cookie component that writes and deletes the login
+cookie (our signed token: ``registre.auth.encode_login_token``) and the session clean-up on
+logout; the accounts, the password check and the lockout are ours (``registre.auth``, in the
+database). Two traps:
 - never ``st.rerun()`` right after setting or deleting the cookie: the cookie component must
   reach the browser (it triggers the rerun itself once the cookie is written);
 - its ``max_login_attempts`` is process-wide and never expires, its ``api_key`` sends data to
@@ -12,12 +13,10 @@ password check and the lockout are ours (``registre.auth``, in the database). Tw
 from __future__ import annotations
 
 import logging
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
-import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
@@ -92,25 +91,38 @@ def _authenticator() -> Any:
     )
 
 
-def _cookie_token() -> dict[str, Any] | None:
-    """The signed login cookie sent with this session's connection, checked as
-    streamlit-authenticator does (HS256, not expired), without drawing its component."""
+def _cookie_lifetime() -> timedelta:
+    return timedelta(days=settings().cookie_expiry_days)
+
+
+def _cookie_token() -> auth.LoginToken | None:
+    """The signed login cookie sent with this session's connection (``registre.auth``
+    checks its signature, issue time and expiry), read without drawing the cookie
+    component."""
     if st.session_state.get("logout"):
         return None  # logged out or expired in this session: the cookie is not used again
     raw = st.context.cookies.get(COOKIE_NAME)
     if not isinstance(raw, str) or not raw:
         return None
-    try:
-        token = jwt.decode(raw, _cookie_key(), algorithms=["HS256"])
-    except jwt.PyJWTError:
-        return None
-    if not isinstance(token, dict) or "username" not in token or "exp_date" not in token:
-        return None
-    try:
-        expires = float(token["exp_date"])
-    except (TypeError, ValueError):
-        return None
-    return token if expires > time.time() else None
+    return auth.decode_login_token(raw, _cookie_key(), lifetime=_cookie_lifetime())
+
+
+def _write_cookie(authenticator: Any, actor: Actor) -> None:
+    """Write the login cookie through streamlit-authenticator's cookie component, with our
+    token (it carries its issue time) and, behind HTTPS, the ``Secure`` flag."""
+    issued = timeutil.now()
+    lifetime = _cookie_lifetime()
+    token = auth.encode_login_token(
+        actor.username, _cookie_key(), issued_at=issued, lifetime=lifetime
+    )
+    authenticator.cookie_controller.cookie_model.cookie_manager.set(
+        COOKIE_NAME,
+        token,
+        expires_at=datetime.now() + lifetime,  # the component's clock: naive local time
+        max_age=lifetime.total_seconds(),
+        secure=True if settings().base_url.startswith("https://") else None,
+        same_site="strict",
+    )
 
 
 def _forget_the_person() -> None:
@@ -215,11 +227,10 @@ def _from_cookie() -> Actor | None:
     token = _cookie_token()
     if token is None:
         return None
-    # streamlit-authenticator signs {username, exp_date}; the issue date follows from the
-    # configured lifetime, and a logout refuses every cookie issued before it.
-    lifetime = timedelta(days=settings().cookie_expiry_days)
-    issued_at = datetime.fromtimestamp(float(token["exp_date"]), UTC) - lifetime
-    actor = auth.load_actor_for_cookie(database(), token["username"], issued_at, idle=_idle_limit())
+    # A logout refuses every cookie issued before it (the issue time is in the token).
+    actor = auth.load_actor_for_cookie(
+        database(), token.username, token.issued_at, idle=_idle_limit()
+    )
     if actor is not None:
         _start_session(actor)
         auth.record_activity(database(), actor)
@@ -277,7 +288,7 @@ def _login_form(authenticator: Any = None) -> Actor | None:
     area.empty()
     # The cookie component is rendered outside ``area`` so that clearing the form keeps it.
     st.session_state[_COOKIE_WRITER_KEY] = True
-    (authenticator or _authenticator()).cookie_controller.set_cookie()
+    _write_cookie(authenticator or _authenticator(), result.actor)
     return result.actor
 
 

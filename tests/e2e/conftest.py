@@ -59,13 +59,19 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
 
 
 def start_server(
-    tmp: Path, extra_env: dict[str, str] | None = None, *, port: int | None = None
+    tmp: Path,
+    extra_env: dict[str, str] | None = None,
+    *,
+    port: int | None = None,
+    database_url: str | None = None,
 ) -> Server:
-    """A fresh database initialised with ``registre init --demo``, then ``streamlit run``."""
-    if PG_URL:
-        database_url = _fresh_postgres_database(PG_URL)
-    else:
-        database_url = f"sqlite:///{tmp / 'e2e.sqlite3'}"
+    """A fresh database initialised with ``registre init --demo`` (or, with ``database_url``,
+    that of a stopped server, as it was), then ``streamlit run``."""
+    reuse = database_url is not None
+    if database_url is None:
+        database_url = (
+            _fresh_postgres_database(PG_URL) if PG_URL else f"sqlite:///{tmp / 'e2e.sqlite3'}"
+        )
     env = {
         **os.environ,
         "REGISTRE_DATABASE_URL": database_url,
@@ -75,13 +81,14 @@ def start_server(
         "REGISTRE_SECRETS_FILE": str(tmp / "no-secrets.toml"),
         **(extra_env or {}),
     }
-    subprocess.run(
-        [sys.executable, "-m", "registre.cli", "init", "--demo"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    if not reuse:
+        subprocess.run(
+            [sys.executable, "-m", "registre.cli", "init", "--demo"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     port = port or free_port()
     log = tmp / f"streamlit-{port}.log"
     process = subprocess.Popen(
@@ -108,13 +115,13 @@ def start_server(
     return Server(url, database_url, env, process, log)
 
 
-def stop_server(server: Server) -> None:
+def stop_server(server: Server, *, keep_database: bool = False) -> None:
     server.process.terminate()
     try:
         server.process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         server.process.kill()
-    if PG_URL:
+    if PG_URL and not keep_database:
         _drop_postgres_database(server.database_url)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import DEMO_PASSWORD, screenshot
+from .conftest import DEMO_PASSWORD, screenshot, start_server, stop_server
 from .helpers import expect_login_form, login
 
 pytestmark = pytest.mark.e2e
@@ -80,3 +80,50 @@ def test_after_a_logout_back_and_a_page_url_stay_logged_out(server, page):
     expect_login_form(page)
     expect(page.get_by_role("button", name="Se déconnecter")).to_have_count(0)
     expect(page.get_by_text("Hôpital Henri-Mondor")).to_have_count(0)
+
+
+def _logged_in_cookie(browser, server, username):  # type: ignore[no-untyped-def]
+    """A login in a browser of its own; the login cookie it got, and its page."""
+    context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris")
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.goto(server.url)
+    login(page, username, DEMO_PASSWORD)
+    expect(page.get_by_role("button", name="Se déconnecter")).to_be_visible()
+    page.wait_for_function("() => document.cookie.includes('registre_pdses_session')")
+    (cookie,) = [c for c in context.cookies() if c["name"] == "registre_pdses_session"]
+    return cookie, page
+
+
+def test_a_logged_out_cookie_stays_refused_when_the_cookie_lifetime_is_shortened(browser, tmp_path):
+    """Issue 14 § 5: cookies issued under a 30-day setting, one account logged out, then the
+    servers restarted with a 1-day setting. The logged-out account's cookie stays refused;
+    the other account's, never revoked, is still accepted (the replay itself works)."""
+    first = start_server(tmp_path, {"REGISTRE_COOKIE_EXPIRY_DAYS": "30"})
+    try:
+        revoked, page = _logged_in_cookie(browser, first, "demo-referent")
+        kept, _ = _logged_in_cookie(browser, first, "demo-coordinateur")
+        page.get_by_role("button", name="Se déconnecter").click()
+        expect_login_form(page)
+    finally:
+        stop_server(first, keep_database=True)
+    second = start_server(
+        tmp_path, {"REGISTRE_COOKIE_EXPIRY_DAYS": "1"}, database_url=first.database_url
+    )
+    try:
+        for cookie, accepted in ((kept, True), (revoked, False)):
+            context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris")
+            context.set_default_timeout(20_000)
+            context.add_cookies(
+                [{"name": cookie["name"], "value": cookie["value"], "url": second.url}]
+            )
+            replay = context.new_page()
+            replay.goto(second.url)
+            if accepted:
+                expect(replay.get_by_role("button", name="Se déconnecter")).to_be_visible()
+            else:
+                expect_login_form(replay)
+                expect(replay.get_by_role("button", name="Se déconnecter")).to_have_count(0)
+            context.close()
+    finally:
+        stop_server(second)
