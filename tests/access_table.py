@@ -85,6 +85,7 @@ from registre.workflow import (
     ReportAction,
 )
 
+from . import marker_wall
 from .factories import PASSWORD, World
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -839,6 +840,7 @@ def to_markdown(table: AccessTable) -> str:
             )
     lines += ["", "## Messages de refus", ""]
     lines += [f"{n}. {reason}" for reason, n in reasons.items()]
+    lines += marker_wall.markdown_lines()
     return "\n".join(lines) + "\n"
 
 
