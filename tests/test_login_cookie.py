@@ -4,12 +4,18 @@ lifetime configured now bounds the cookies already issued."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import jwt
 import pytest
 
 from registre import auth
+
+from . import apptest_helpers
+from .apptest_helpers import COOKIE_KEY, PASSWORD, button, home, widget
+
+app_env = apptest_helpers.app_env  # the fixture
 
 KEY = "une-clé-de-test-assez-longue-pour-HS256-0123456789"  # pragma: allowlist secret
 DAY = timedelta(days=1)
@@ -103,3 +109,36 @@ def test_a_token_that_is_not_ours_is_refused(clock, case):
     }[case]
     assert auth.decode_login_token(raw, KEY, lifetime=DAY, at=clock.current) is None
     assert auth.decode_login_token(_signed(good), KEY, lifetime=DAY, at=clock.current)
+
+
+# --- what the login asks the browser to store (AppTest reads the cookie component's call) ---
+
+
+def _cookie_written(at) -> dict:
+    calls = [json.loads(node.proto.json_args) for node in at.get("component_instance")]
+    (written,) = [c for c in calls if c.get("method") == "set"]
+    return written
+
+
+@pytest.mark.parametrize(
+    ("base_url", "secure"), [("https://registre.example.fr", True), ("http://127.0.0.1:8501", None)]
+)
+def test_the_login_writes_our_token_strict_bounded_and_secure_behind_https(
+    app_env, monkeypatch, clock, base_url, secure
+):
+    monkeypatch.setenv("REGISTRE_BASE_URL", base_url)
+    monkeypatch.setenv("REGISTRE_COOKIE_EXPIRY_DAYS", "2")
+    at = home().run()
+    widget(at.text_input, "Identifiant").input("declarant-req")
+    widget(at.text_input, "Mot de passe").input(PASSWORD)
+    button(at, "Se connecter").click()
+    at.run()
+    written = _cookie_written(at)
+    assert written["cookie"] == "registre_pdses_session"
+    assert written["options"].get("secure") is secure
+    assert written["options"]["sameSite"] == "strict"
+    assert written["options"]["maxAge"] == 2 * 86400
+    token = auth.decode_login_token(
+        written["value"], COOKIE_KEY, lifetime=2 * DAY, at=clock.current
+    )
+    assert token == auth.LoginToken("declarant-req", clock.current)
